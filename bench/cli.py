@@ -1,0 +1,240 @@
+"""The ``bench`` command line: thin verbs over the Python API."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bench import paths
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark audio representations the Wav2CLIP way.")
+data_app = typer.Typer(no_args_is_help=True, help="Demo suite generation and dataset checks.")
+report_app = typer.Typer(no_args_is_help=True, help="Figures drawn from stored results.")
+app.add_typer(data_app, name="data")
+app.add_typer(report_app, name="report")
+
+
+def _err(msg: str, code: int = 2) -> None:
+    typer.secho(msg, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _split(values: str) -> list[str]:
+    return [v.strip() for v in values.split(",") if v.strip()]
+
+
+def _parse_kv(items: list[str] | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        if "=" not in item:
+            _err(f"{what} {item!r}: expected KEY=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _coerce(v: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    return v
+
+
+@app.command()
+def run(
+    encoder: Annotated[str, typer.Option("--encoder", "-e", help="Encoder name(s), comma-separated; hear:MODULE[:WEIGHTS] for a HEAR module.")],
+    task: Annotated[str, typer.Option("--task", "-t", help="Task name(s), comma-separated, or 'all'.")] = "all",
+    data_root: Annotated[Path | None, typer.Option(help="Folder holding the real datasets (default: $BENCH_DATA_ROOT; none: demo suite).")] = None,
+    root: Annotated[list[str] | None, typer.Option(help="Per-task dataset folder, TASK=DIR (repeatable).")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda (or cuda:N).")] = "cpu",
+    weights: Annotated[str | None, typer.Option(help="Weights file for the encoder(s) that take one.")] = None,
+    opt: Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")] = None,
+    protocol: Annotated[str | None, typer.Option(help="Only these protocols (e.g. probe,zeroshot).")] = None,
+    popt: Annotated[list[str] | None, typer.Option(help="Protocol option KEY=VALUE, e.g. max_epochs=100 (repeatable).")] = None,
+    on_error: Annotated[str, typer.Option(help="Unreadable audio: 'skip' records and skips the file, 'stop' stops the run (computed clips are kept).")] = "skip",
+    batch_size: Annotated[int | None, typer.Option(help="Clips per encoder call (default: the encoder's preference).")] = None,
+    workers: Annotated[int, typer.Option(help="Background decoding threads.")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed for probes and validation carving.")] = 0,
+    force: Annotated[bool, typer.Option(help="Recompute cells that already have a current result.")] = False,
+    results: Annotated[Path | None, typer.Option(help="Results folder (default ./results).")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Embedding store (default .bench/cache).")] = None,
+    leaderboard: Annotated[bool, typer.Option(help="Regenerate leaderboard.md afterwards.")] = True,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Embed, probe and score: one result record per (encoder, task, protocol)."""
+    from bench.registry import RegistryError
+    from bench.runner import RunOptions
+    from bench.runner import run as run_all
+    from bench.task import resolve_task_names
+
+    if on_error not in ("skip", "stop"):
+        _err(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
+    try:
+        task_names = resolve_task_names(task)
+    except RegistryError as exc:
+        _err(str(exc))
+    enc_opts: dict[str, Any] = {k: _coerce(v) for k, v in _parse_kv(opt, "--opt").items()}
+    if weights:
+        enc_opts["weights"] = weights
+    roots = {k: Path(v) for k, v in _parse_kv(root, "--root").items()}
+    results_dir = results or paths.results_dir()
+    opts = RunOptions(
+        data_root=data_root or paths.data_root(),
+        roots=roots,
+        device=device,
+        results_dir=results_dir,
+        cache_dir=cache or paths.cache_dir(),
+        on_error=on_error,  # type: ignore[arg-type]
+        batch_size=batch_size,
+        workers=workers,
+        force=force,
+        seed=seed,
+        protocols=_split(protocol) if protocol else None,
+        protocol_options={k: _coerce(v) for k, v in _parse_kv(popt, "--popt").items()},
+        encoder_options=enc_opts,
+        show_progress=not quiet,
+    )
+    from bench.extract import ExtractionStopped
+
+    try:
+        outcomes = run_all(_split(encoder), task_names, opts)
+    except (RegistryError, ExtractionStopped, FileNotFoundError, ValueError) as exc:
+        _err(str(exc), 1)
+    if leaderboard:
+        from bench.reports.leaderboard import write
+
+        out = write(results_dir, results_dir.resolve().parent / "leaderboard.md")
+        typer.echo(f"leaderboard: {out}")
+    if not any(o.status in ("ok", "cached", "n/a") for o in outcomes):
+        _err("nothing was evaluated (see messages above)", 1)
+
+
+@app.command("leaderboard")
+def leaderboard_cmd(
+    results: Annotated[Path | None, typer.Option(help="Results folder (default ./results).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output file (default: leaderboard.md beside the results folder).")] = None,
+) -> None:
+    """Regenerate leaderboard.md (Table 2 / Table 3 layouts) from the result records."""
+    from bench.reports.leaderboard import write
+
+    results_dir = results or paths.results_dir()
+    path = write(results_dir, out or results_dir.resolve().parent / "leaderboard.md")
+    typer.echo(str(path))
+
+
+@app.command()
+def encoders() -> None:
+    """List encoders and whether each is ready on this machine (and why not)."""
+    from bench.encoder import ENCODERS, availability
+
+    for name in ENCODERS.names():
+        ok, why = availability(name)
+        typer.echo(f"{name:<14} {'ready' if ok else 'not ready':<10} {why}")
+
+
+@app.command()
+def tasks() -> None:
+    """List tasks with their kind, protocol and metrics."""
+    from bench.task import TASKS, all_task_names
+
+    in_all = set(all_task_names())
+    for name in TASKS.names():
+        spec = TASKS.get(name)
+        scheme = f"{len(spec.folds)} folds" if spec.folds else f"splits {'/'.join(spec.train_splits)}→{'/'.join(spec.test_splits)}, {spec.trials} trials"
+        typer.echo(f"{name:<14} {spec.kind:<22} {', '.join(spec.metrics):<28} {scheme:<34} {'' if name in in_all else '(not in all)'}")
+
+
+@data_app.command("demo")
+def data_demo(
+    task: Annotated[str, typer.Option(help="Demo datasets to build (task names or 'all').")] = "all",
+    out: Annotated[Path | None, typer.Option(help="Demo root (default .bench/demo).")] = None,
+) -> None:
+    """Generate the synthetic demo datasets in the real on-disk layouts (deterministic)."""
+    from bench.demo import ensure_demo
+    from bench.task import get_task, resolve_task_names
+
+    done = set()
+    for name in resolve_task_names(task):
+        demo = get_task(name).demo
+        if demo and demo not in done:
+            done.add(demo)
+            typer.echo(f"{demo:<14} {ensure_demo(demo, out)}")
+
+
+@data_app.command("verify")
+def data_verify(
+    task: Annotated[str, typer.Argument(help="Task whose metadata to check, e.g. esc50.")],
+    root: Annotated[Path, typer.Option(help="The dataset folder (e.g. .../ESC-50-master).")],
+    decode: Annotated[bool, typer.Option(help="Decode every file (slower, finds corrupt audio).")] = True,
+) -> None:
+    """Report files listed in the metadata that are missing or unreadable."""
+    from bench.task import get_task
+    from bench.verify import verify
+
+    spec = get_task(task)
+    found = spec.find_root(root) or root
+    try:
+        report = verify(spec, found, decode=decode)
+    except (FileNotFoundError, ValueError) as exc:
+        _err(str(exc), 1)
+    typer.echo(report.text())
+    if report.missing or report.unreadable:
+        raise typer.Exit(1)
+
+
+@report_app.command("confusion")
+def report_confusion(
+    task: Annotated[str, typer.Option(help="Task name.")],
+    encoder: Annotated[str, typer.Option(help="Encoder label as in results/.")],
+    diff: Annotated[str | None, typer.Option(help="Second encoder: draw A, B and A − B (the paper's Fig. 3).")] = None,
+    protocol: Annotated[str, typer.Option(help="Protocol short name.")] = "probe",
+    data: Annotated[str, typer.Option(help="'demo' or 'real' results.")] = "demo",
+    results: Annotated[Path | None, typer.Option(help="Results folder.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output PNG path.")] = None,
+) -> None:
+    """Draw a confusion matrix (CSV + PNG with class names), or the difference of two."""
+    from bench.reports.confusion import write_confusion, write_difference
+    from bench.results import ResultsStore
+
+    store = ResultsStore(results or paths.results_dir())
+
+    def find(label: str) -> Any:
+        for path, rec in store.all():
+            if rec.data_kind == data and rec.encoder["label"] == label and rec.task["name"] == task and rec.protocol["short"] == protocol:
+                return path, rec
+        _err(f"no {data} result for encoder {label!r}, task {task!r}, protocol {protocol!r} in {store.root}; run `bench run` first")
+
+    path_a, rec_a = find(encoder)
+    try:
+        if diff is None:
+            csv_path, png = write_confusion(rec_a, path_a)
+            if out is not None:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(png.read_bytes())
+                png = out
+        else:
+            _path_b, rec_b = find(diff)
+            target = out or path_a.parent.parent / f"{task}.{protocol}.confusion-diff.{encoder}-vs-{diff}.png"
+            csv_path, png = write_difference(rec_a, rec_b, target)
+    except ValueError as exc:
+        _err(str(exc), 1)
+    typer.echo(f"{csv_path}\n{png}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.secho("interrupted; finished work is saved (embeddings and finished cells resume)", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Linear-evaluation style classification: the paper's 2-layer MLP on frozen clip embeddings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bench.metrics import get_metric
+from bench.probe import ProbeConfig, fit_probe
+from bench.progress import progress_bar
+from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
+from bench.results import FoldResult
+from bench.splits import Split, make_splits
+from bench.store import EmbeddingView
+from bench.task import Clip, TaskSpec
+
+
+def label_matrix(clips: list[Clip], n_classes: int, multilabel: bool) -> np.ndarray:
+    if not multilabel:
+        return np.array([c.target for c in clips], dtype=np.int64)
+    y = np.zeros((len(clips), n_classes), dtype=np.int8)
+    for i, c in enumerate(clips):
+        y[i, list(c.targets)] = 1
+    return y
+
+
+def usable(clips: list[Clip], view: EmbeddingView) -> list[Clip]:
+    """Clips whose embeddings exist (unreadable files were skipped at extraction)."""
+    return [c for c in clips if c.id in view]
+
+
+def probe_split(
+    task: TaskSpec,
+    split: Split,
+    view: EmbeddingView,
+    n_classes: int,
+    cfg: ProbeConfig,
+    device: str = "cpu",
+) -> tuple[FoldResult, list[Clip], np.ndarray]:
+    """Train on ``split.train``, early-stop on ``split.val``, score ``split.test``."""
+    multilabel = task.kind == "multilabel"
+    train, val, test = usable(split.train, view), usable(split.val, view), usable(split.test, view)
+    x_tr, x_va, x_te = view.matrix([c.id for c in train]), view.matrix([c.id for c in val]), view.matrix([c.id for c in test])
+    y_tr, y_va = label_matrix(train, n_classes, multilabel), label_matrix(val, n_classes, multilabel)
+    y_te = label_matrix(test, n_classes, multilabel)
+    primary = get_metric(task.primary_metric)
+    probe = fit_probe(
+        x_tr, y_tr, x_va, y_va, n_classes, "multilabel" if multilabel else "multiclass",
+        ProbeConfig(**{**cfg.as_dict(), "seed": split.seed}),
+        val_score=primary.fn if primary.higher_is_better else (lambda y, s: -primary.fn(y, s)),
+        device=device,
+    )
+    scores = probe.scores(x_te)
+    metrics = {name: get_metric(name).fn(y_te, scores) for name in task.metrics}
+    fold = FoldResult(
+        fold=split.name,
+        metrics=metrics,
+        n_train=len(train),
+        n_val=len(val),
+        n_test=len(test),
+        info={"best_epoch": probe.best_epoch, "epochs_run": probe.epochs_run, "val_score": probe.best_val},
+    )
+    return fold, test, scores
+
+
+class MLPProbeProtocol(Protocol):
+    id = "probe-mlp-v1"
+    short = "probe"
+    kinds = ("multiclass", "multilabel")
+
+    def config(self, ctx: ProtocolContext) -> ProbeConfig:
+        overrides = {k: v for k, v in ctx.options.items() if k in ProbeConfig.__dataclass_fields__}
+        return ProbeConfig(**{**ProbeConfig().as_dict(), **overrides, "seed": ctx.seed})
+
+    def params(self, ctx: ProtocolContext) -> dict[str, Any]:
+        return {"probe": self.config(ctx).as_dict(), "val_fraction": ctx.options.get("val_fraction", 0.1)}
+
+    def run(self, ctx: ProtocolContext) -> ProtocolOutput:
+        assert ctx.view is not None
+        cfg = self.config(ctx)
+        splits = make_splits(ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1)))
+        n_classes = len(ctx.dataset.classes)
+        folds: list[FoldResult] = []
+        ids: list[str] = []
+        fold_names: list[str] = []
+        all_scores: list[np.ndarray] = []
+        with progress_bar(f"probe {ctx.task.name}", total=len(splits), enabled=ctx.show_progress) as advance:
+            for split in splits:
+                fold, test, scores = probe_split(ctx.task, split, ctx.view, n_classes, cfg, ctx.device)
+                folds.append(fold)
+                ids += [c.id for c in test]
+                fold_names += [split.name] * len(test)
+                all_scores.append(scores)
+                advance(1)
+        scores = np.concatenate(all_scores, axis=0) if all_scores else np.zeros((0, n_classes), np.float32)
+        return ProtocolOutput(
+            folds=folds,
+            predictions=prediction_table(ctx, ids, fold_names, scores),
+            scores={"scores": scores.astype(np.float32)},
+            params=self.params(ctx),
+        )
+
+
+def prediction_table(ctx: ProtocolContext, ids: list[str], folds: list[str], scores: np.ndarray) -> dict[str, Any]:
+    """Per-sample rows aligned with the ``scores`` sidecar: id, fold, target(s), prediction."""
+    by_id = {c.id: c for c in ctx.dataset.clips}
+    if ctx.task.kind == "multilabel":
+        return {"ids": ids, "fold": folds, "targets": [list(by_id[i].targets) for i in ids]}
+    return {
+        "ids": ids,
+        "fold": folds,
+        "target": [int(by_id[i].target) for i in ids],  # type: ignore[arg-type]
+        "pred": [int(p) for p in scores.argmax(axis=1)] if len(scores) else [],
+    }

@@ -1,0 +1,1 @@
+"""Reports built from result records only: confusion matrices, tables, leaderboard, plots."""

@@ -1,0 +1,215 @@
+"""``bench run``: encoders × tasks × protocols → result records, confusion matrices, leaderboard.
+
+For each encoder and task the runner finds the dataset (explicit root, data root, or the demo
+suite), embeds it once into the store, runs every protocol that applies and writes one
+record per cell. A cell whose record already exists for the same encoder fingerprint,
+dataset checksum and protocol parameters is skipped (``force`` recomputes it from the
+store), so re-running a finished command costs no encoder calls at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from bench import paths
+from bench.demo import demo_info, ensure_demo, is_demo
+from bench.encoder import Encoder, capabilities, get_encoder
+from bench.extract import ExtractionStats, extract
+from bench.metrics import mean_std
+from bench.protocols import Protocol, ProtocolContext, protocols_for
+from bench.results import ResultRecord, ResultsStore, provenance
+from bench.store import EmbeddingStore, EmbeddingView
+from bench.task import Dataset, TaskSpec, get_task
+
+
+class DataNotFound(RuntimeError):
+    pass
+
+
+@dataclass
+class RunOptions:
+    data_root: Path | None = None
+    roots: dict[str, Path] = field(default_factory=dict)
+    device: str = "cpu"
+    results_dir: Path = field(default_factory=paths.results_dir)
+    cache_dir: Path = field(default_factory=paths.cache_dir)
+    demo_dir: Path | None = None
+    on_error: Literal["skip", "stop"] = "skip"
+    batch_size: int | None = None
+    workers: int = 2
+    force: bool = False
+    seed: int = 0
+    protocols: list[str] | None = None
+    protocol_options: dict[str, Any] = field(default_factory=dict)
+    encoder_options: dict[str, Any] = field(default_factory=dict)
+    show_progress: bool = True
+    confusion: bool = True
+    log: Any = None
+
+    def say(self, msg: str) -> None:
+        (self.log or (lambda m: print(m, file=sys.stderr)))(msg)
+
+
+@dataclass
+class CellOutcome:
+    encoder: str
+    task: str
+    protocol: str
+    status: str
+    path: Path | None = None
+    summary: str = ""
+
+
+def resolve_dataset(task: TaskSpec, opts: RunOptions) -> Dataset:
+    """Load ``task``'s dataset: explicit root, then the data root, then the demo suite."""
+    if task.name in opts.roots:
+        root = opts.roots[task.name]
+        if not (root / task.marker).exists() and task.find_root(root) is None:
+            raise DataNotFound(f"{task.title}: {root} does not hold {task.marker}; point --root {task.name}=DIR at the dataset folder")
+        root = task.find_root(root) or root
+    elif opts.data_root is not None:
+        found = task.find_root(opts.data_root)
+        if found is None:
+            looked = ", ".join(str(opts.data_root / n) for n in ("", *task.root_names))
+            raise DataNotFound(f"{task.title}: no {task.marker} under {looked}")
+        root = found
+    else:
+        if task.demo is None:
+            raise DataNotFound(f"{task.title}: no data root configured and the task has no demo dataset")
+        root = ensure_demo(task.demo, opts.demo_dir)
+    dataset = task.loader(root)
+    dataset.info.setdefault("kind", "demo" if is_demo(root) else "real")
+    if is_demo(root):
+        dataset.info["demo"] = demo_info(root)
+    return dataset
+
+
+def params_hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _is_current(record: ResultRecord, encoder: Encoder, dataset: Dataset, protocol: Protocol, params: dict[str, Any]) -> bool:
+    return (
+        record.encoder.get("fingerprint") == encoder.fingerprint()
+        and record.data.get("checksum") == dataset.checksum()
+        and record.protocol.get("id") == protocol.id
+        and record.protocol.get("params_hash") == params_hash(params)
+    )
+
+
+def run_cell(
+    encoder: Encoder,
+    task: TaskSpec,
+    dataset: Dataset,
+    protocol: Protocol,
+    opts: RunOptions,
+    results: ResultsStore,
+    view_cache: dict[str, EmbeddingView],
+    stats: ExtractionStats,
+) -> CellOutcome:
+    kind = str(dataset.info.get("kind", "real"))
+    ctx = ProtocolContext(task, dataset, None, encoder, seed=opts.seed, device=opts.device,
+                          options=dict(opts.protocol_options), show_progress=opts.show_progress)
+    params = protocol.params(ctx)
+    existing = results.find(kind, encoder.label(), task.name, protocol.id)
+    if existing is not None and not opts.force and _is_current(existing, encoder, dataset, protocol, params):
+        return CellOutcome(encoder.name, task.name, protocol.short, "cached", results.path_for(kind, encoder.label(), task.name, protocol.id))
+    base = _record_base(encoder, task, dataset, protocol, params)
+    missing = protocol.needs - capabilities(encoder)
+    if missing:
+        reason = f"encoder {encoder.name!r} has no {'/'.join(sorted(missing))} side"
+        record = ResultRecord(**base, folds=[], summary={}, primary_metric=task.primary_metric, status="n/a", reason=reason, provenance=provenance())
+        path = results.write(record)
+        return CellOutcome(encoder.name, task.name, protocol.short, "n/a", path, reason)
+
+    t0 = time.perf_counter()
+    level = "clip" if protocol.frames_window_s is None else f"frames:{protocol.frames_window_s:g}"
+    if level not in view_cache:
+        calls_before = stats.encoder_calls
+        view = extract(
+            encoder, dataset, EmbeddingStore(opts.cache_dir), task.clip_policy,
+            frames_window_s=protocol.frames_window_s, on_error=opts.on_error, batch_size=opts.batch_size,
+            workers=opts.workers, show_progress=opts.show_progress, stats=stats,
+        )
+        assert view is not None
+        view_cache[level] = view
+        if view.failed:
+            opts.say(f"  {len(view.failed)} unreadable file(s) skipped in {task.title}, e.g. {next(iter(view.failed.items()))}")
+        if stats.encoder_calls > calls_before:
+            opts.say(f"  embedded {stats.embedded} clips of {task.title} with {encoder.name} in {stats.seconds:.1f} s")
+    extract_s = time.perf_counter() - t0
+    ctx.view = view_cache[level]
+    t1 = time.perf_counter()
+    out = protocol.run(ctx)
+    protocol_s = time.perf_counter() - t1
+    metric_names = out.metrics or task.metrics
+    summary = {}
+    for m in metric_names:
+        mean, std = mean_std([f.metrics[m] for f in out.folds if m in f.metrics])
+        summary[m] = {"mean": mean, "std": std, "n": len(out.folds)}
+    record = ResultRecord(
+        **base,
+        folds=out.folds,
+        summary=summary,
+        primary_metric=metric_names[0],
+        predictions=out.predictions,
+        skipped_files=dict(ctx.view.failed),
+        missing_files=[m.id for m in dataset.missing],
+        timings={"extract_s": round(extract_s, 3), "protocol_s": round(protocol_s, 3), "encoder_calls": stats.encoder_calls},
+        provenance=provenance(),
+    )
+    record.protocol.update({k: v for k, v in out.extra.items()})
+    path = results.write(record, out.scores)
+    if opts.confusion and task.kind == "multiclass" and "pred" in out.predictions:
+        from bench.reports.confusion import write_confusion
+
+        write_confusion(record, path)
+    p = summary[metric_names[0]]
+    return CellOutcome(encoder.name, task.name, protocol.short, "ok", path, f"{metric_names[0]} {p['mean']:.4f} ± {p['std']:.4f}")
+
+
+def _record_base(encoder: Encoder, task: TaskSpec, dataset: Dataset, protocol: Protocol, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "encoder": encoder.describe(),
+        "task": {**task.describe(), "classes": list(dataset.classes), "n_classes": len(dataset.classes)},
+        "protocol": {"id": protocol.id, "short": protocol.short, "params": params, "params_hash": params_hash(params)},
+        "data": {
+            "kind": dataset.info.get("kind", "real"),
+            "root": str(dataset.root),
+            "checksum": dataset.checksum(),
+            "n_clips": len(dataset.clips),
+            "n_missing": len(dataset.missing),
+            **({"demo": dataset.info["demo"]} if "demo" in dataset.info else {}),
+        },
+    }
+
+
+def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> list[CellOutcome]:
+    results = ResultsStore(opts.results_dir)
+    outcomes: list[CellOutcome] = []
+    tasks = [get_task(t) for t in task_names]
+    for spec in encoder_specs:
+        encoder = get_encoder(spec, device=opts.device, **opts.encoder_options)
+        try:
+            for task in tasks:
+                try:
+                    dataset = resolve_dataset(task, opts)
+                except DataNotFound as exc:
+                    opts.say(f"skip {task.name}: {exc}")
+                    outcomes.append(CellOutcome(encoder.name, task.name, "-", "no-data", summary=str(exc)))
+                    continue
+                view_cache: dict[str, EmbeddingView] = {}
+                stats = ExtractionStats()
+                for protocol in protocols_for(task, opts.protocols):
+                    outcome = run_cell(encoder, task, dataset, protocol, opts, results, view_cache, stats)
+                    opts.say(f"{outcome.encoder:>12} {outcome.task:<14} {outcome.protocol:<10} {outcome.status:<7} {outcome.summary}")
+                    outcomes.append(outcome)
+        finally:
+            encoder.close()
+    return outcomes

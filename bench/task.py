@@ -1,0 +1,192 @@
+"""Task declarations: small frozen records plus the dataset index a loader returns.
+
+A task says *what* is evaluated (kind, splits, metrics, prompts, clip policy, where its
+real layout lives); a loader in ``tasks/`` says *how* to read that layout into
+:class:`Dataset`. Protocols never read audio: they only see clips' labels and folds and
+the embedding store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from bench.audio import ClipPolicy
+from bench.registry import Registry
+
+TaskKind = Literal["multiclass", "multilabel", "audio_retrieval", "cross_modal_retrieval", "captioning"]
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One evaluable item. ``id`` is unique within the dataset and stable across machines."""
+
+    id: str
+    path: Path
+    target: int | None = None
+    targets: tuple[int, ...] = ()
+    fold: int | None = None
+    split: str | None = None
+    group: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MissingFile:
+    id: str
+    path: Path
+    reason: str
+
+
+@dataclass
+class Dataset:
+    """What a loader found on disk: clips with labels/folds, the vocabulary, and gaps."""
+
+    task: str
+    root: Path
+    clips: list[Clip]
+    classes: list[str]
+    missing: list[MissingFile] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def checksum(self) -> str:
+        """Hash of the file list (relative path + size), labels and folds.
+
+        Content hashing every file of FSD50K or VGGSound would cost minutes; size + path +
+        labels catches re-downloads, edits to the metadata and different subsets.
+        """
+        h = hashlib.sha256()
+        for clip in sorted(self.clips, key=lambda c: c.id):
+            try:
+                size = clip.path.stat().st_size
+            except OSError:
+                size = -1
+            rel = _relative(clip.path, self.root)
+            h.update(f"{clip.id}|{rel}|{size}|{clip.target}|{clip.targets}|{clip.fold}|{clip.split}\n".encode())
+        return h.hexdigest()[:20]
+
+    def subset(self, predicate: Callable[[Clip], bool]) -> Dataset:
+        return Dataset(self.task, self.root, [c for c in self.clips if predicate(c)], self.classes, self.missing, self.info)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class ZeroShotSpec:
+    """How labels become prompts. ``{label}`` in each template is replaced by the label text."""
+
+    templates: tuple[str, ...] = ("this is a sound of {label}.",)
+    label_rule: str = "underscores_to_spaces_lower"
+
+    def label_text(self, label: str) -> str:
+        if self.label_rule == "verbatim":
+            return label
+        if self.label_rule == "underscores_to_spaces_lower":
+            return label.replace("_", " ").lower().strip()
+        if self.label_rule == "underscores_to_spaces":
+            return label.replace("_", " ").strip()
+        raise ValueError(f"unknown label_rule {self.label_rule!r}")
+
+    def prompts(self, label: str) -> list[str]:
+        text = self.label_text(label)
+        return [t.format(label=text) for t in self.templates]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A declarative task.
+
+    ``folds``: official folds for k-fold cross-validation (test fold i, train the rest).
+    Otherwise ``train_splits`` / ``val_splits`` / ``test_splits`` name the split values
+    of clips; an empty ``val_splits`` means validation is carved from training data.
+    ``trials`` repeats seeded runs where there are no folds (the paper: 3).
+    """
+
+    name: str
+    title: str
+    kind: TaskKind
+    loader: Callable[[Path], Dataset]
+    root_names: tuple[str, ...]
+    marker: str
+    metrics: tuple[str, ...]
+    clip_policy: ClipPolicy = ClipPolicy()
+    folds: tuple[int, ...] = ()
+    train_splits: tuple[str, ...] = ("train",)
+    val_splits: tuple[str, ...] = ()
+    test_splits: tuple[str, ...] = ("test",)
+    trials: int = 3
+    zero_shot: ZeroShotSpec | None = ZeroShotSpec()
+    table_column: str | None = None
+    demo: str | None = None
+    version: str = "1"
+    description: str = ""
+    citation: str = ""
+    expected_clips: int | None = None
+    in_all: bool = True
+    order: int = 100
+
+    @property
+    def primary_metric(self) -> str:
+        return self.metrics[0]
+
+    def find_root(self, data_root: Path) -> Path | None:
+        """The dataset folder under ``data_root`` (or ``data_root`` itself) holding ``marker``."""
+        candidates = [data_root, *(data_root / n for n in self.root_names)]
+        for cand in candidates:
+            if (cand / self.marker).exists():
+                return cand
+            for sub in sorted(cand.glob(self.marker)) if any(ch in self.marker for ch in "*?[") else []:
+                if sub.exists():
+                    return cand
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "kind": self.kind,
+            "version": self.version,
+            "metrics": list(self.metrics),
+            "folds": list(self.folds),
+            "splits": {"train": list(self.train_splits), "val": list(self.val_splits), "test": list(self.test_splits)},
+            "clip_policy": self.clip_policy.key(),
+        }
+
+
+TaskFactory = TaskSpec
+TASKS: Registry[TaskSpec] = Registry("task", entry_point_group="bench.tasks")
+for _name, _target in {
+    "esc50": "tasks.esc50:TASK",
+    "esc10": "tasks.esc50:TASK_ESC10",
+    "urbansound8k": "tasks.urbansound8k:TASK",
+}.items():
+    TASKS.register(_name, _target, origin="bench built-in")
+
+
+def get_task(name: str) -> TaskSpec:
+    return TASKS.get(name)
+
+
+def all_task_names() -> list[str]:
+    """Registered tasks with ``in_all`` (subsets such as ESC-10 opt out), in ``order``."""
+    specs = [TASKS.get(n) for n in TASKS.names()]
+    return [s.name for s in sorted((s for s in specs if s.in_all), key=lambda s: (s.order, s.name))]
+
+
+def resolve_task_names(spec: str | Sequence[str]) -> list[str]:
+    names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
+    out: list[str] = []
+    for n in names:
+        for m in all_task_names() if n == "all" else [n]:
+            get_task(m)  # validate early, with did-you-mean
+            if m not in out:
+                out.append(m)
+    return out

@@ -1,0 +1,1 @@
+"""Encoder adapters, one module (or package) per encoder."""

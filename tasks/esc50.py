@@ -1,0 +1,89 @@
+"""ESC-50 (Piczak 2015): 2,000 five-second clips, 50 classes, 5 official folds.
+
+Layout (``ESC-50-master/``): ``meta/esc50.csv`` with header
+``filename,fold,target,category,esc10,src_file,take`` and ``audio/{fold}-{id}-{take}-{target}.wav``.
+The vocabulary is read from the CSV (target → category), never hard-coded. Clips cut from one
+Freesound recording (``src_file``) share a fold; we also keep them together when carving
+validation data from the training folds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.audio import ClipPolicy
+from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
+from tasks._csv import MetadataError, parse_int, read_rows
+
+COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
+
+
+def load(root: Path, esc10_only: bool = False) -> Dataset:
+    root = Path(root)
+    csv_path = root / "meta" / "esc50.csv"
+    rows = []
+    vocab: dict[int, str] = {}
+    for line, row in read_rows(csv_path, COLUMNS):
+        target = parse_int(row["target"], csv_path, line, "target")
+        fold = parse_int(row["fold"], csv_path, line, "fold")
+        category = row["category"]
+        if vocab.setdefault(target, category) != category:
+            raise MetadataError(
+                f"{csv_path}, line {line}: target {target} is {category!r} here but {vocab[target]!r} earlier"
+            )
+        esc10 = row["esc10"].strip()
+        if esc10 not in ("True", "False"):
+            raise MetadataError(f"{csv_path}, line {line}: esc10 must be True or False, got {esc10!r}")
+        rows.append((row["filename"], fold, target, esc10 == "True", row["src_file"]))
+    if esc10_only:
+        rows = [r for r in rows if r[3]]
+    targets = sorted({r[2] for r in rows})
+    remap = {t: i for i, t in enumerate(targets)}
+    classes = [vocab[t] for t in targets]
+    clips, missing = [], []
+    for filename, fold, target, _esc10, src in rows:
+        path = root / "audio" / filename
+        if not path.is_file():
+            missing.append(MissingFile(filename, path, "listed in meta/esc50.csv but absent from audio/"))
+            continue
+        clips.append(Clip(id=filename, path=path, target=remap[target], fold=fold, group=f"src{src}"))
+    return Dataset(task="esc10" if esc10_only else "esc50", root=root, clips=clips, classes=classes, missing=missing)
+
+
+def load_esc10(root: Path) -> Dataset:
+    return load(root, esc10_only=True)
+
+
+_COMMON = {
+    "kind": "multiclass",
+    "root_names": ("ESC-50-master", "ESC-50", "esc50"),
+    "marker": "meta/esc50.csv",
+    "metrics": ("accuracy",),
+    "clip_policy": ClipPolicy(duration_s=5.0, pad="zeros"),
+    "folds": (1, 2, 3, 4, 5),
+    "zero_shot": ZeroShotSpec(templates=("this is a sound of {label}.",), label_rule="underscores_to_spaces_lower"),
+    "demo": "esc50",
+    "citation": "Piczak, ESC: Dataset for Environmental Sound Classification, ACM MM 2015",
+}
+
+TASK = TaskSpec(
+    name="esc50",
+    title="ESC-50",
+    loader=load,
+    table_column="ESC-50",
+    expected_clips=2000,
+    order=10,
+    description="50-class environmental sounds, 5-fold cross-validation on the official folds, accuracy.",
+    **_COMMON,  # type: ignore[arg-type]
+)
+
+TASK_ESC10 = TaskSpec(
+    name="esc10",
+    title="ESC-10",
+    loader=load_esc10,
+    expected_clips=400,
+    in_all=False,
+    order=11,
+    description="The 10-class ESC-10 subset of ESC-50 (esc10 == True), same folds and protocol.",
+    **_COMMON,  # type: ignore[arg-type]
+)

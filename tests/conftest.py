@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# No network in tests: any accidental hub call fails fast instead of hanging.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_bench_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own BENCH_HOME / results so nothing leaks into the repo."""
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BENCH_RESULTS", str(tmp_path / "results"))
+    monkeypatch.delenv("BENCH_CACHE", raising=False)
+    monkeypatch.delenv("BENCH_DEMO", raising=False)
+    monkeypatch.delenv("BENCH_DATA_ROOT", raising=False)

@@ -1,0 +1,59 @@
+"""Test-only encoders built through the same registry path users use."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Sequence
+
+import numpy as np
+
+from bench.encoder import ENCODERS, Encoder
+
+
+class CountingEncoder(Encoder):
+    """Deterministic spectral features; counts every embed call and clip."""
+
+    name = "counting"
+    sample_rate = 8000
+    embedding_dim = 16
+    preferred_batch_size = 4
+    calls = 0
+    clips = 0
+    kill_after_clips: int | None = None
+
+    def __init__(self, device: str = "cpu", scale: float = 1.0) -> None:
+        self.scale = scale
+
+    def options(self) -> dict[str, float]:
+        return {"scale": self.scale}
+
+    def embed(self, waves: Sequence[np.ndarray]) -> np.ndarray:
+        type(self).calls += 1
+        type(self).clips += len(waves)
+        if self.kill_after_clips is not None and type(self).clips > self.kill_after_clips:
+            os.kill(os.getpid(), signal.SIGKILL)  # a real kill: no cleanup, no finally blocks
+        out = []
+        for w in waves:
+            spec = np.abs(np.fft.rfft(w, n=2048))[:1024]
+            bands = spec.reshape(16, -1).mean(axis=1)
+            out.append(np.log(bands + 1e-6) * self.scale)
+        return np.asarray(out, dtype=np.float32)
+
+
+class TextEncoder(CountingEncoder):
+    """Has a text side: a prompt embeds to the features of a tone at the frequency it names."""
+
+    name = "texty"
+
+    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
+        from fixtures import tone
+
+        freqs = [float(t.split()[-1].rstrip(".")) for t in texts]
+        return self.embed([tone(f, 1.0, self.sample_rate, seed=0) for f in freqs])
+
+
+def register_test_encoders() -> None:
+    for cls in (CountingEncoder, TextEncoder):
+        if cls.name not in ENCODERS:
+            ENCODERS.register(cls.name, cls, origin="tests")
