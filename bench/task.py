@@ -167,6 +167,7 @@ for _name, _target in {
     "esc50": "tasks.esc50:TASK",
     "esc10": "tasks.esc50:TASK_ESC10",
     "urbansound8k": "tasks.urbansound8k:TASK",
+    "vggsound": "tasks.vggsound:TASK",
 }.items():
     TASKS.register(_name, _target, origin="bench built-in")
 

@@ -28,11 +28,12 @@ GENERATORS: Registry[Generator] = Registry("demo dataset", entry_point_group="be
 for _name, _target in {
     "esc50": "bench.demo.esc50:generate",
     "urbansound8k": "bench.demo.urbansound8k:generate",
+    "vggsound": "bench.demo.vggsound:generate",
 }.items():
     GENERATORS.register(_name, _target, origin="bench built-in")
 
 # Folder name of each demo dataset inside the demo root (the real archives' top folders).
-FOLDERS: dict[str, str] = {"esc50": "ESC-50-master", "urbansound8k": "UrbanSound8K"}
+FOLDERS: dict[str, str] = {"esc50": "ESC-50-master", "urbansound8k": "UrbanSound8K", "vggsound": "VGGSound"}
 
 
 def register_demo(name: str, target: str, folder: str) -> None:

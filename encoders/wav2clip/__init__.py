@@ -1,0 +1,1 @@
+"""Wav2CLIP: the audio model, the released checkpoint, the CLIP teacher and distillation."""
