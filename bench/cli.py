@@ -107,6 +107,10 @@ def run(
         outcomes = run_all(_split(encoder), task_names, opts)
     except (RegistryError, ExtractionStopped, FileNotFoundError, ValueError) as exc:
         _err(str(exc), 1)
+    from bench.distributed import dist_info
+
+    if not dist_info().is_main:
+        return  # torchrun: other ranks only embed their shard
     if leaderboard:
         from bench.reports.leaderboard import write
 

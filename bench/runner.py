@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from bench import paths
+from bench import distributed, paths
 from bench.demo import demo_info, ensure_demo, is_demo
 from bench.encoder import Encoder, capabilities, get_encoder
 from bench.extract import ExtractionStats, extract
@@ -132,11 +132,11 @@ def run_cell(
     level = "clip" if protocol.frames_window_s is None else f"frames:{protocol.frames_window_s:g}"
     if level not in view_cache:
         calls_before = stats.encoder_calls
-        view = extract(
-            encoder, dataset, EmbeddingStore(opts.cache_dir), task.clip_policy,
-            frames_window_s=protocol.frames_window_s, on_error=opts.on_error, batch_size=opts.batch_size,
-            workers=opts.workers, show_progress=opts.show_progress, stats=stats,
-        )
+        kwargs: dict[str, Any] = {
+            "frames_window_s": protocol.frames_window_s, "on_error": opts.on_error, "batch_size": opts.batch_size,
+            "workers": opts.workers, "show_progress": opts.show_progress, "stats": stats,
+        }
+        view = extract(encoder, dataset, EmbeddingStore(opts.cache_dir), task.clip_policy, **kwargs)
         assert view is not None
         view_cache[level] = view
         if view.failed:
@@ -190,12 +190,25 @@ def _record_base(encoder: Encoder, task: TaskSpec, dataset: Dataset, protocol: P
     }
 
 
+def _embed_shard(encoder: Encoder, task: TaskSpec, dataset: Dataset, opts: RunOptions, info: distributed.DistInfo) -> None:
+    """torchrun: every rank embeds its share of each level the task's protocols need."""
+    levels = sorted({p.frames_window_s for p in protocols_for(task, opts.protocols) if not p.needs - capabilities(encoder)},
+                    key=lambda w: -1.0 if w is None else w)
+    for window in levels:
+        extract(encoder, dataset, EmbeddingStore(opts.cache_dir), task.clip_policy, frames_window_s=window,
+                on_error=opts.on_error, batch_size=opts.batch_size, workers=opts.workers,
+                shard=(info.rank, info.world), show_progress=opts.show_progress and info.is_main)
+        distributed.barrier()
+
+
 def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> list[CellOutcome]:
     results = ResultsStore(opts.results_dir)
     outcomes: list[CellOutcome] = []
     tasks = [get_task(t) for t in task_names]
+    info = distributed.init(opts.device)
+    device = distributed.rank_device(opts.device, info)
     for spec in encoder_specs:
-        encoder = get_encoder(spec, device=opts.device, **opts.encoder_options)
+        encoder = get_encoder(spec, device=device, **opts.encoder_options)
         try:
             for task in tasks:
                 try:
@@ -206,6 +219,10 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
                     continue
                 view_cache: dict[str, EmbeddingView] = {}
                 stats = ExtractionStats()
+                if info.active:
+                    _embed_shard(encoder, task, dataset, opts, info)
+                    if not info.is_main:
+                        continue  # rank 0 consolidates and evaluates
                 for protocol in protocols_for(task, opts.protocols):
                     outcome = run_cell(encoder, task, dataset, protocol, opts, results, view_cache, stats)
                     opts.say(f"{outcome.encoder:>12} {outcome.task:<14} {outcome.protocol:<10} {outcome.status:<7} {outcome.summary}")

@@ -208,7 +208,9 @@ class StoreEntry:
             atomic_save_npy(self.dir / "starts.npy", starts)
         atomic_write_json(self.dir / "index.json", {"ids": ids, "offsets": offsets.tolist(), "failed": failed})
         manifest = self.manifest
+        writers = {npy.name.split("-")[1] + "-" + npy.name.split("-")[2] for npy, _ in parts}
         manifest.update(
+            writers=len(writers),
             complete=True,
             completed=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             n_clips=len(ids),
