@@ -3,7 +3,8 @@
 Drawn from the sweep's result records only. A point is the mean over seeds (each seed's
 value is the mean over its folds where a task has folds); the band spans ± one standard
 deviation across seeds and the faint dots are the individual seeds. The x axis is
-logarithmic, ticks at the requested percentages. A CSV beside the PNG holds every number.
+logarithmic, ticks at the requested percentages with the mean number of training clips
+under each (small sets make "1 %" a handful of clips). A CSV beside the PNG holds every number.
 """
 
 from __future__ import annotations
@@ -107,7 +108,9 @@ def write_fraction_plot(
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     markers = "osD^vP*X"
-    for i, (label, points) in enumerate(sorted(curves.items())):
+    order = [x for x in (labels or []) if x in curves] + sorted(set(curves) - set(labels or []))
+    for i, label in enumerate(order):
+        points = curves[label]
         x = np.array([p.fraction_pct for p in points])
         mean = np.array([p.mean for p in points])
         std = np.array([p.std for p in points])
@@ -115,17 +118,21 @@ def write_fraction_plot(
         ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.18, lw=0)
         for p in points:
             ax.scatter([p.fraction_pct] * len(p.seed_values), p.seed_values, s=9, color=line.get_color(), alpha=0.45, lw=0)
-    ticks = sorted({p.fraction_pct for pts in curves.values() for p in pts})
+    sizes: dict[float, float] = {}
+    for pts in curves.values():
+        for p in pts:
+            sizes[p.fraction_pct] = max(sizes.get(p.fraction_pct, 0.0), p.n_train)
+    ticks = sorted(sizes)
     ax.set_xscale("log")
-    ax.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
+    ax.set_xticks(ticks, labels=[f"{t:g}\n({sizes[t]:.0f})" for t in ticks])
     ax.minorticks_off()
-    ax.set_xlabel("% of training data")
+    ax.set_xlabel("% of training data (training clips)")
     ax.set_ylabel(metric)
     seeds = max(len(p.seed_values) for pts in curves.values() for p in pts)
     demo = " [demo data]" if kind == "demo" else ""
     ax.set_title(f"{title}: {metric} vs training data{demo}\nmean over {seeds} seed(s), band ± 1 std, dots: seeds", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9)
+    ax.legend(loc="best", fontsize=9)
     fig.tight_layout()
     fig.savefig(png, dpi=130)
     plt.close(fig)
