@@ -11,6 +11,7 @@ from helpers import TextEncoder, register_test_encoders
 from sklearn.metrics import accuracy_score, average_precision_score
 from typer.testing import CliRunner
 
+from bench.audio import load_audio
 from bench.cli import app
 from bench.prompts import label_text, parse_templates
 from bench.results import ResultsStore
@@ -83,8 +84,6 @@ def test_multilabel_probe_and_zero_shot_map_equal_sklearn_on_stored_scores(tmp_p
     text = enc.embed_text([f"this is a sound of {c.lower().replace('_', ' ')}." for c in classes])
     text = text / np.linalg.norm(text, axis=1, keepdims=True)
     ids, s = _by_fold(zs.predictions, store.scores(store.path_for("real", "texty", "fsd50k", "zeroshot-v1"))["scores"])["test"]
-    from bench.audio import load_audio
-
     audio = np.stack([enc.embed([load_audio(tmp_path / "FSD50K" / "FSD50K.eval_audio" / f"{i.split('/')[1]}.wav", 8000)[0]])[0] for i in ids[:5]])
     audio = audio / np.linalg.norm(audio, axis=1, keepdims=True)
     np.testing.assert_allclose(s[:5], audio @ text.T, atol=1e-4)
