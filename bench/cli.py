@@ -13,8 +13,10 @@ from bench import paths
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark audio representations the Wav2CLIP way.")
 data_app = typer.Typer(no_args_is_help=True, help="Demo suite generation and dataset checks.")
 report_app = typer.Typer(no_args_is_help=True, help="Figures drawn from stored results.")
+sweep_app = typer.Typer(no_args_is_help=True, help="Sweeps over a protocol setting (data-fraction curves).")
 app.add_typer(data_app, name="data")
 app.add_typer(report_app, name="report")
+app.add_typer(sweep_app, name="sweep")
 
 
 def _err(msg: str, code: int = 2) -> None:
@@ -230,6 +232,88 @@ def report_confusion(
     except ValueError as exc:
         _err(str(exc), 1)
     typer.echo(f"{csv_path}\n{png}")
+
+
+@sweep_app.command("fractions")
+def sweep_fractions_cmd(
+    encoder: Annotated[str, typer.Option("--encoder", "-e", help="Encoder name(s), comma-separated.")],
+    task: Annotated[str, typer.Option("--task", "-t", help="Classification task(s), comma-separated.")] = "vggsound",
+    fractions: Annotated[str, typer.Option(help="Percentages of the training split, comma-separated.")] = "1,2,5,10,20,50,100",
+    seeds: Annotated[int, typer.Option(help="Repetitions per fraction (own validation carve, subset and probe seed each).")] = 3,
+    data_root: Annotated[Path | None, typer.Option(help="Folder holding the real datasets (default: $BENCH_DATA_ROOT; none: demo suite).")] = None,
+    root: Annotated[list[str] | None, typer.Option(help="Per-task dataset folder, TASK=DIR (repeatable).")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda (or cuda:N).")] = "cpu",
+    weights: Annotated[str | None, typer.Option(help="Weights file for the encoder(s) that take one.")] = None,
+    opt: Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")] = None,
+    popt: Annotated[list[str] | None, typer.Option(help="Probe option KEY=VALUE, e.g. max_epochs=100 (repeatable).")] = None,
+    on_error: Annotated[str, typer.Option(help="Unreadable audio: 'skip' or 'stop'.")] = "skip",
+    batch_size: Annotated[int | None, typer.Option(help="Clips per encoder call.")] = None,
+    workers: Annotated[int, typer.Option(help="Background decoding threads.")] = 2,
+    seed: Annotated[int, typer.Option(help="Base seed; repetition r uses seed + 1000·r.")] = 0,
+    force: Annotated[bool, typer.Option(help="Recompute points that already have a current result.")] = False,
+    results: Annotated[Path | None, typer.Option(help="Results folder (default ./results).")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Embedding store (default .bench/cache).")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Probe on nested stratified subsets of the training split; one record per fraction; Fig. 2 PNG."""
+    from bench.extract import ExtractionStopped
+    from bench.fractions import parse_fractions
+    from bench.registry import RegistryError
+    from bench.runner import RunOptions
+    from bench.sweep import sweep_fractions
+    from bench.task import resolve_task_names
+
+    if on_error not in ("skip", "stop"):
+        _err(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
+    try:
+        task_names = resolve_task_names(task)
+        percents = parse_fractions(fractions)
+    except (RegistryError, ValueError) as exc:
+        _err(str(exc))
+    enc_opts: dict[str, Any] = {k: _coerce(v) for k, v in _parse_kv(opt, "--opt").items()}
+    if weights:
+        enc_opts["weights"] = weights
+    opts = RunOptions(
+        data_root=data_root or paths.data_root(),
+        roots={k: Path(v) for k, v in _parse_kv(root, "--root").items()},
+        device=device,
+        results_dir=results or paths.results_dir(),
+        cache_dir=cache or paths.cache_dir(),
+        on_error=on_error,  # type: ignore[arg-type]
+        batch_size=batch_size,
+        workers=workers,
+        force=force,
+        seed=seed,
+        protocol_options={k: _coerce(v) for k, v in _parse_kv(popt, "--popt").items()},
+        encoder_options=enc_opts,
+        show_progress=not quiet,
+    )
+    try:
+        out = sweep_fractions(_split(encoder), task_names, percents, seeds, opts)
+    except (RegistryError, ExtractionStopped, FileNotFoundError, ValueError) as exc:
+        _err(str(exc), 1)
+    for fig in out.figures:
+        typer.echo(f"figure: {fig}")
+    if not any(o.status in ("ok", "cached") for o in out.outcomes):
+        _err("nothing was evaluated (see messages above)", 1)
+
+
+@report_app.command("fractions")
+def report_fractions(
+    task: Annotated[str, typer.Option(help="Task name.")] = "vggsound",
+    encoder: Annotated[str | None, typer.Option(help="Encoder labels, comma-separated (default: all with sweep results).")] = None,
+    data: Annotated[str, typer.Option(help="'demo' or 'real' results.")] = "demo",
+    results: Annotated[Path | None, typer.Option(help="Results folder.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output PNG path.")] = None,
+) -> None:
+    """Redraw the data-fraction figure (the paper's Fig. 2) from stored sweep results."""
+    from bench.reports.fractions import write_fraction_plot
+
+    try:
+        png = write_fraction_plot(results or paths.results_dir(), task, data, _split(encoder) if encoder else None, out=out)
+    except ValueError as exc:
+        _err(str(exc), 1)
+    typer.echo(f"{png.with_suffix('.csv')}\n{png}")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bench.audio import ClipPolicy
+from bench.prompts import label_text
 from bench.registry import Registry
 
 TaskKind = Literal["multiclass", "multilabel", "audio_retrieval", "cross_modal_retrieval", "captioning"]
@@ -87,13 +88,7 @@ class ZeroShotSpec:
     label_rule: str = "underscores_to_spaces_lower"
 
     def label_text(self, label: str) -> str:
-        if self.label_rule == "verbatim":
-            return label
-        if self.label_rule == "underscores_to_spaces_lower":
-            return label.replace("_", " ").lower().strip()
-        if self.label_rule == "underscores_to_spaces":
-            return label.replace("_", " ").strip()
-        raise ValueError(f"unknown label_rule {self.label_rule!r}")
+        return label_text(self.label_rule, label)
 
     def prompts(self, label: str) -> list[str]:
         text = self.label_text(label)
@@ -168,6 +163,8 @@ for _name, _target in {
     "esc10": "tasks.esc50:TASK_ESC10",
     "urbansound8k": "tasks.urbansound8k:TASK",
     "vggsound": "tasks.vggsound:TASK",
+    "fsd50k": "tasks.fsd50k:TASK",
+    "tau": "tasks.tau:TASK",
 }.items():
     TASKS.register(_name, _target, origin="bench built-in")
 

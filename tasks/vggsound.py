@@ -5,7 +5,9 @@ Only metadata is distributed: a **headerless** ``vggsound.csv`` with
 with ``-``). Media are fetched by users from YouTube and named ``{ytid}_{start:06d}.mp4`` (or an
 extracted ``.wav``/``.flac``); many videos have vanished, so real copies are always
 incomplete: missing media are counted and recorded in every result, never fatal.
-The media files may sit next to the CSV or in one of :data:`MEDIA_DIRS`.
+The media files may sit next to the CSV or in one of :data:`MEDIA_DIRS` (anywhere below the
+root when none of those holds any). A clip listed twice with the same label counts once; one
+listed with two labels or splits is left out (ambiguous, and it could leak into the test).
 The vocabulary is the sorted set of labels (the authors' ``sorted(classes)``).
 """
 
@@ -27,21 +29,33 @@ def media_name(ytid: str, start: int) -> str:
 
 
 def index_media(root: Path) -> dict[str, Path]:
-    """Stem → file for every media file in the known folders (video preferred over audio)."""
+    """Stem → file for every media file in the known folders (video preferred over audio).
+
+    When none of the known folders holds media (an unusual unpacking, e.g. the nested folders
+    of some mirrors' tarballs), the whole root is searched once instead.
+    """
     found: dict[str, Path] = {}
-    rank = {ext: i for i, ext in enumerate(MEDIA_EXTS)}
     for sub in MEDIA_DIRS:
         folder = root / sub if sub else root
-        if not folder.is_dir():
-            continue
-        with os.scandir(folder) as it:
-            for entry in it:
-                stem, ext = os.path.splitext(entry.name)
-                if ext.lower() in rank and entry.is_file():
-                    prev = found.get(stem)
-                    if prev is None or rank[ext.lower()] < rank[prev.suffix.lower()]:
-                        found[stem] = Path(entry.path)
+        if folder.is_dir():
+            _scan(folder, found, recursive=False)
+    if not found:
+        _scan(root, found, recursive=True)
     return found
+
+
+def _scan(folder: Path, found: dict[str, Path], recursive: bool) -> None:
+    rank = {ext: i for i, ext in enumerate(MEDIA_EXTS)}
+    with os.scandir(folder) as it:
+        for entry in it:
+            if recursive and entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+                _scan(Path(entry.path), found, recursive=True)
+                continue
+            stem, ext = os.path.splitext(entry.name)
+            if ext.lower() in rank and entry.is_file():
+                prev = found.get(stem)
+                if prev is None or rank[ext.lower()] < rank[prev.suffix.lower()]:
+                    found[stem] = Path(entry.path)
 
 
 def read_metadata(root: Path) -> list[tuple[int, str, int, str, str]]:
@@ -49,36 +63,58 @@ def read_metadata(root: Path) -> list[tuple[int, str, int, str, str]]:
     csv_path = root / "vggsound.csv"
     rows = []
     for line, row in read_rows(csv_path, ("ytid", "start", "label", "split"), header=False,
-                               fieldnames=("ytid", "start", "label", "split")):
+                               fieldnames=("ytid", "start", "label", "split"), encoding="utf-8-sig"):
         if line == 1 and row["start"].strip().lower() in ("start_seconds", "start"):
             continue  # tolerate a header someone added
         split = row["split"].strip()
         if split not in ("train", "test"):
             raise MetadataError(f"{csv_path}, line {line}: split must be 'train' or 'test', got {split!r}")
-        rows.append((line, row["ytid"], parse_int(row["start"], csv_path, line, "start_seconds"), row["label"].strip(), split))
+        ytid, label = row["ytid"].strip(), row["label"].strip()
+        if not ytid or not label:
+            raise MetadataError(f"{csv_path}, line {line}: empty YouTube id or label")
+        rows.append((line, ytid, parse_int(row["start"].strip(), csv_path, line, "start_seconds"), label, split))
     return rows
+
+
+def unique_rows(rows: list[tuple[int, str, int, str, str]]) -> tuple[list[tuple[int, str, int, str, str]], dict[str, int]]:
+    """One row per clip: exact repeats are dropped; a clip listed with two labels or splits is
+    dropped altogether (its label is ambiguous and it could leak between train and test)."""
+    first: dict[str, tuple[int, str, int, str, str]] = {}
+    conflicting: set[str] = set()
+    repeats = 0
+    for row in rows:
+        stem = media_name(row[1], row[2])
+        prev = first.get(stem)
+        if prev is None:
+            first[stem] = row
+        elif prev[3:] == row[3:]:
+            repeats += 1
+        else:
+            conflicting.add(stem)
+    kept = [r for stem, r in first.items() if stem not in conflicting]
+    return kept, {"repeated_rows": repeats, "conflicting_clips": len(conflicting)}
 
 
 def load(root: Path) -> Dataset:
     root = Path(root)
-    rows = read_metadata(root)
+    rows, dropped = unique_rows(read_metadata(root))
     classes = sorted({r[3] for r in rows})
     index = {c: i for i, c in enumerate(classes)}
     media = index_media(root)
     clips, missing = [], []
-    seen: set[str] = set()
-    for line, ytid, start, label, split in rows:
+    listed: dict[str, int] = {}
+    absent: dict[str, int] = {}
+    for _line, ytid, start, label, split in rows:
         stem = media_name(ytid, start)
-        if stem in seen:
-            raise MetadataError(f"{root / 'vggsound.csv'}, line {line}: clip {stem} is listed twice")
-        seen.add(stem)
+        listed[split] = listed.get(split, 0) + 1
         path = media.get(stem)
         if path is None:
-            missing.append(MissingFile(stem, root / f"{stem}.mp4", "media not found (vanished from YouTube or not downloaded)"))
+            absent[split] = absent.get(split, 0) + 1
+            missing.append(MissingFile(stem, root / f"{stem}.mp4", f"{split} clip: media not found (vanished from YouTube or not downloaded)"))
             continue
         clips.append(Clip(id=stem, path=path, target=index[label], split=split, group=ytid,
                           extra={"video": path.suffix.lower() in (".mp4", ".mkv", ".webm"), "ytid": ytid, "start": start}))
-    info = {"listed": len(rows), "found": len(clips), "missing": len(missing)}
+    info = {"listed": listed, "found": len(clips), "missing": len(missing), "missing_by_split": absent, **dropped}
     return Dataset(task="vggsound", root=root, clips=clips, classes=classes, missing=missing, info=info)
 
 

@@ -29,11 +29,15 @@ for _name, _target in {
     "esc50": "bench.demo.esc50:generate",
     "urbansound8k": "bench.demo.urbansound8k:generate",
     "vggsound": "bench.demo.vggsound:generate",
+    "fsd50k": "bench.demo.fsd50k:generate",
+    "tau": "bench.demo.tau:generate",
 }.items():
     GENERATORS.register(_name, _target, origin="bench built-in")
 
 # Folder name of each demo dataset inside the demo root (the real archives' top folders).
 FOLDERS: dict[str, str] = {"esc50": "ESC-50-master", "urbansound8k": "UrbanSound8K", "vggsound": "VGGSound"}
+FOLDERS["fsd50k"] = "FSD50K"
+FOLDERS["tau"] = "TAU-urban-audio-visual-scenes-2021-development"
 
 
 def register_demo(name: str, target: str, folder: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -14,6 +16,24 @@ from bench.results import FoldResult
 from bench.splits import Split, make_splits
 from bench.store import EmbeddingView
 from bench.task import Clip, TaskSpec
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run a block with ``n`` intra-op threads, then restore the previous count.
+
+    The probe's matrices are tiny (batch 64 × 512): extra threads only add synchronisation,
+    and on a busy machine their spin-waits cost 2–40× the work (measured on the demo suite).
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def label_matrix(clips: list[Clip], n_classes: int, multilabel: bool) -> np.ndarray:
@@ -45,13 +65,14 @@ def probe_split(
     y_tr, y_va = label_matrix(train, n_classes, multilabel), label_matrix(val, n_classes, multilabel)
     y_te = label_matrix(test, n_classes, multilabel)
     primary = get_metric(task.primary_metric)
-    probe = fit_probe(
-        x_tr, y_tr, x_va, y_va, n_classes, "multilabel" if multilabel else "multiclass",
-        ProbeConfig(**{**cfg.as_dict(), "seed": split.seed}),
-        val_score=primary.fn if primary.higher_is_better else (lambda y, s: -primary.fn(y, s)),
-        device=device,
-    )
-    scores = probe.scores(x_te)
+    with torch_threads(1 if device == "cpu" else None):
+        probe = fit_probe(
+            x_tr, y_tr, x_va, y_va, n_classes, "multilabel" if multilabel else "multiclass",
+            ProbeConfig(**{**cfg.as_dict(), "seed": split.seed}),
+            val_score=primary.fn if primary.higher_is_better else (lambda y, s: -primary.fn(y, s)),
+            device=device,
+        )
+        scores = probe.scores(x_te)
     metrics = {name: get_metric(name).fn(y_te, scores) for name in task.metrics}
     fold = FoldResult(
         fold=split.name,

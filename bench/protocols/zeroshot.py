@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from bench.metrics import get_metric
+from bench.prompts import label_text, parse_templates
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
 from bench.protocols.classification import label_matrix, prediction_table, usable
 from bench.results import FoldResult
@@ -32,6 +33,12 @@ def class_text_embeddings(embed_text: Any, classes: list[str], spec: ZeroShotSpe
     return np.stack(out)
 
 
+def task_option(ctx: ProtocolContext, key: str) -> Any:
+    """``TASK.key`` if given, else ``key``, from the protocol options."""
+    scoped = ctx.options.get(f"{ctx.task.name}.{key}")
+    return scoped if scoped not in (None, "") else ctx.options.get(key)
+
+
 def softmax(x: np.ndarray, temperature: float = 100.0) -> np.ndarray:
     z = x * temperature
     z = z - z.max(axis=1, keepdims=True)
@@ -46,13 +53,20 @@ class ZeroShotProtocol(Protocol):
     needs = frozenset({"text"})
 
     def spec(self, ctx: ProtocolContext) -> ZeroShotSpec:
+        """The task's prompts, overridden by ``zs_templates`` / ``zs_label_rule`` options.
+
+        ``TASK.zs_templates`` (e.g. ``fsd50k.zs_label_rule=audioset``) applies to one task
+        and wins over the plain key, so one ``bench run --task all`` can tune each task.
+        """
         base = ctx.task.zero_shot or ZeroShotSpec()
-        templates = ctx.options.get("zs_templates")
-        rule = ctx.options.get("zs_label_rule")
-        return ZeroShotSpec(
-            templates=tuple(templates) if templates else base.templates,
+        templates = task_option(ctx, "zs_templates")
+        rule = task_option(ctx, "zs_label_rule")
+        spec = ZeroShotSpec(
+            templates=parse_templates(templates) if templates else base.templates,
             label_rule=str(rule) if rule else base.label_rule,
         )
+        label_text(spec.label_rule, "x")  # an unknown rule fails before anything is embedded
+        return spec
 
     def params(self, ctx: ProtocolContext) -> dict[str, Any]:
         spec = self.spec(ctx)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import confusion_matrix
@@ -114,27 +115,49 @@ def write_difference(a: ResultRecord, b: ResultRecord, out: Path) -> tuple[Path,
     import matplotlib.pyplot as plt
 
     n = len(classes_a)
-    cell = max(4.5, 0.32 * n + 2.5)
-    fig, axes = plt.subplots(1, 3, figsize=(3 * cell + 2, cell))
+    cell = max(4.5, 0.36 * n + 2.5)
+    fig, axes = plt.subplots(1, 3, figsize=(3 * cell + 2, cell + 0.6))
     lim = max(1e-9, float(np.abs(diff).max()))
     panels = [
-        (normalise_rows(cm_a), f"{a.encoder['label']}", "Blues", 0.0, 1.0),
-        (normalise_rows(cm_b), f"{b.encoder['label']}", "Blues", 0.0, 1.0),
-        (diff, f"{a.encoder['label']} − {b.encoder['label']}", "RdBu_r", -lim, lim),
+        (normalise_rows(cm_a), _panel_title(a), "Blues", 0.0, 1.0, "fraction of true class"),
+        (normalise_rows(cm_b), _panel_title(b), "Blues", 0.0, 1.0, "fraction of true class"),
+        (diff, f"{a.encoder['label']} − {b.encoder['label']}\n(red: {a.encoder['label']} higher)", "RdBu_r", -lim, lim,
+         "difference of row-normalised rates"),
     ]
-    for ax, (mat, title, cmap, lo, hi) in zip(axes, panels, strict=True):
+    for k, (ax, (mat, title, cmap, lo, hi, bar)) in enumerate(zip(axes, panels, strict=True)):
         im = ax.imshow(mat, cmap=cmap, vmin=lo, vmax=hi)
         ax.set_xticks(range(n), labels=classes_a, rotation=90, fontsize=7)
         ax.set_yticks(range(n), labels=classes_a, fontsize=7)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("predicted")
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        if n <= 15:
+            _annotate(ax, mat, diff=k == 2)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=bar)
     axes[0].set_ylabel("true")
     demo = " [demo data]" if a.data_kind == "demo" else ""
     fig.suptitle(f"{a.task['title']}: confusion matrices and their difference{demo}")
     fig.tight_layout()
     png = out.with_suffix(".png")
     png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=110)
+    fig.savefig(png, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return csv_path, png
+
+
+def _panel_title(record: ResultRecord) -> str:
+    metric = record.primary_metric
+    mean = record.summary.get(metric, {}).get("mean", float("nan"))
+    return f"{record.encoder['label']}\n{metric} {mean:.3f}"
+
+
+def _annotate(ax: Any, mat: np.ndarray, diff: bool) -> None:
+    """Cell values (rates or signed differences); near-zero cells stay blank for legibility."""
+    peak = float(np.abs(mat).max()) or 1.0
+    for i in range(mat.shape[0]):
+        for j in range(mat.shape[1]):
+            v = float(mat[i, j])
+            if abs(v) < 0.005:
+                continue
+            strong = abs(v) > (0.6 * peak if diff else 0.6)
+            ax.text(j, i, f"{v:+.2f}" if diff else f"{v:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if strong else "black")

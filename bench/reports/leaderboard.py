@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from bench.reports.fractions import fraction_rows, is_fraction_record
 from bench.reports.tables import (
     TABLE2,
     TABLE3,
@@ -33,7 +34,7 @@ def _other_rows(records: list[ResultRecord], kind: str) -> list[list[str]]:
     known = {c.task for c in TABLE2} | {c.task for c in TABLE3}
     rows = []
     for r in sorted(records, key=lambda r: (r.task["name"], r.encoder["label"], r.protocol["short"])):
-        if r.data_kind != kind or r.task["name"] in known:
+        if r.data_kind != kind or r.task["name"] in known or is_fraction_record(r):
             continue
         metric = r.primary_metric
         rows.append([r.task.get("title", r.task["name"]), r.encoder["label"], r.protocol["short"], metric, cell_text(r, metric)])
@@ -58,7 +59,8 @@ def render(results_dir: Path) -> str:
         rows2 = table2_rows(records, kind)
         rows3 = table3_rows(records, kind)
         other = _other_rows(records, kind)
-        if not (rows2 or rows3 or other):
+        frac_headers, frac = fraction_rows(records, kind)
+        if not (rows2 or rows3 or other or frac):
             continue
         out += [f"## {KIND_TITLES[kind]}", ""]
         if rows2:
@@ -67,6 +69,9 @@ def render(results_dir: Path) -> str:
             out += ["### Table 3: audio captioning (Clotho evaluation)", "", markdown_table(headers3, rows3), ""]
         if other:
             out += ["### Other tasks", "", markdown_table(["Task", "Model", "Protocol", "Metric", "Value"], other), ""]
+        if frac:
+            out += ["### Data-fraction curves (probe trained on % of the training split; `bench sweep fractions`)", "",
+                    markdown_table(frac_headers, frac), ""]
     if paper_path.exists():
         ref = load_paper_reference(paper_path)
         out += [

@@ -1,0 +1,134 @@
+"""FSD50K (Fonseca et al. 2022): 51,197 Freesound clips, 200 AudioSet classes, multi-label.
+
+Layout (each Zenodo zip has its own top folder, unpacked side by side)::
+
+    FSD50K.ground_truth/dev.csv        fname,labels,mids,split   (labels/mids: quoted comma lists)
+    FSD50K.ground_truth/eval.csv       fname,labels,mids
+    FSD50K.ground_truth/vocabulary.csv index,label,mid           (no header)
+    FSD50K.dev_audio/{fname}.wav       40,966 clips (split train 36,796 / val 4,170)
+    FSD50K.eval_audio/{fname}.wav      10,231 clips
+
+Labels are smeared (ancestors included) and in no fixed order; the vocabulary file fixes the
+class index. Protocol: train on ``split == train``, early-stop on the official ``val`` split,
+report macro mAP over the classes on eval. Clips last 0.3–30 s; each is embedded whole (the
+paper mean-pools over the entire clip), clips shorter than 1 s are tiled to 1 s so every
+encoder's first analysis window (YAMNet 0.96 s, OpenL3 1 s) holds sound, not silence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.audio import ClipPolicy
+from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
+from tasks._csv import MetadataError, parse_int, read_rows
+
+GROUND_TRUTH = "FSD50K.ground_truth"
+AUDIO_DIRS = {"dev": "FSD50K.dev_audio", "eval": "FSD50K.eval_audio"}
+
+
+def read_vocabulary(path: Path) -> tuple[list[str], list[str]]:
+    """(labels, mids) in index order from the headerless ``index,label,mid`` file."""
+    entries: dict[int, tuple[str, str]] = {}
+    for line, row in read_rows(path, ("index", "label", "mid"), header=False, fieldnames=("index", "label", "mid")):
+        index = parse_int(row["index"].strip(), path, line, "index")
+        label, mid = row["label"].strip(), row["mid"].strip()
+        if not label:
+            raise MetadataError(f"{path}, line {line}: empty label")
+        if index in entries:
+            raise MetadataError(f"{path}, line {line}: index {index} appears twice")
+        entries[index] = (label, mid)
+    if not entries:
+        raise MetadataError(f"{path}: the vocabulary is empty")
+    order = sorted(entries)  # the real file runs 0..199; trimmed copies keep the order, not the numbers
+    labels = [entries[i][0] for i in order]
+    if len(set(labels)) != len(labels):
+        raise MetadataError(f"{path}: a label appears under two indices")
+    return labels, [entries[i][1] for i in order]
+
+
+def _split_list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def read_ground_truth(
+    path: Path, index: dict[str, int], mids: list[str], with_split: bool
+) -> list[tuple[int, str, tuple[int, ...], str | None]]:
+    """(line, fname, class indices, split) per row; every label must be in the vocabulary."""
+    required = ("fname", "labels", "mids", "split") if with_split else ("fname", "labels", "mids")
+    rows = []
+    for line, row in read_rows(path, required):
+        fname = row["fname"].strip()
+        if not fname:
+            raise MetadataError(f"{path}, line {line}: empty fname")
+        labels = _split_list(row["labels"])
+        if not labels:
+            raise MetadataError(f"{path}, line {line}: clip {fname} has no labels")
+        unknown = [lab for lab in labels if lab not in index]
+        if unknown:
+            raise MetadataError(f"{path}, line {line}: label(s) {unknown} are not in vocabulary.csv")
+        targets = tuple(sorted({index[lab] for lab in labels}))
+        row_mids = _split_list(row["mids"])
+        if row_mids and sorted(row_mids) != sorted(mids[index[lab]] for lab in labels):
+            raise MetadataError(
+                f"{path}, line {line}: the mids {row_mids} do not match the labels {labels} "
+                "according to vocabulary.csv; are the ground-truth files from one FSD50K release?"
+            )
+        split = None
+        if with_split:
+            split = row["split"].strip()
+            if split not in ("train", "val"):
+                raise MetadataError(f"{path}, line {line}: split must be 'train' or 'val', got {split!r}")
+        rows.append((line, fname, targets, split))
+    return rows
+
+
+def load(root: Path) -> Dataset:
+    root = Path(root)
+    gt = root / GROUND_TRUTH
+    classes, mids = read_vocabulary(gt / "vocabulary.csv")
+    index = {c: i for i, c in enumerate(classes)}
+    clips: list[Clip] = []
+    missing: list[MissingFile] = []
+    seen: set[str] = set()
+    counts: dict[str, int] = {}
+    for part, csv_name in (("dev", "dev.csv"), ("eval", "eval.csv")):
+        csv_path = gt / csv_name
+        audio_dir = root / AUDIO_DIRS[part]
+        for line, fname, targets, split in read_ground_truth(csv_path, index, mids, with_split=part == "dev"):
+            clip_id = f"{part}/{fname}"
+            if clip_id in seen:
+                raise MetadataError(f"{csv_path}, line {line}: clip {fname} is listed twice")
+            seen.add(clip_id)
+            split = split or "eval"
+            counts[split] = counts.get(split, 0) + 1
+            path = audio_dir / f"{fname}.wav"
+            if not path.is_file():
+                missing.append(MissingFile(clip_id, path, f"listed in {csv_name} ({split}) but absent from {AUDIO_DIRS[part]}/"))
+                continue
+            clips.append(Clip(id=clip_id, path=path, targets=targets, split=split, extra={"fname": fname}))
+    info = {"listed": counts, "found": len(clips), "missing": len(missing), "mids": mids}
+    return Dataset(task="fsd50k", root=root, clips=clips, classes=classes, missing=missing, info=info)
+
+
+TASK = TaskSpec(
+    name="fsd50k",
+    title="FSD50K",
+    kind="multilabel",
+    loader=load,
+    root_names=("FSD50K", "fsd50k"),
+    marker=f"{GROUND_TRUTH}/vocabulary.csv",
+    metrics=("mAP",),
+    clip_policy=ClipPolicy(duration_s=None, pad="repeat", min_duration_s=1.0),
+    train_splits=("train",),
+    val_splits=("val",),
+    test_splits=("eval",),
+    trials=3,
+    zero_shot=ZeroShotSpec(templates=("this is a sound of {label}.",), label_rule="audioset"),
+    table_column="FSD50K",
+    demo="fsd50k",
+    expected_clips=51197,
+    order=30,
+    description="200-class multi-label Freesound clips; train → early stopping on the official val split → eval; macro mAP; 3 trials.",
+    citation="Fonseca, Favory, Pons, Font, Serra, FSD50K: an open dataset of human-labeled sound events, TASLP 2022",
+)

@@ -1,0 +1,139 @@
+"""TAU Urban Audio-Visual Scenes 2021, development set (DCASE2021 Task 1B), audio only.
+
+Layout (the Zenodo zips unpacked into one folder; they have no common top folder)::
+
+    audio/<scene>-<city>-<location>-<segment>.wav      10 s, 48 kHz, 24-bit, stereo
+    video/<scene>-<city>-<location>-<segment>.mp4      (never read here: audio only)
+    meta.csv                                           filename_audio filename_video scene_label identifier
+    evaluation_setup/fold1_train.csv                   filename_audio filename_video scene_label
+    evaluation_setup/fold1_evaluate.csv                idem
+    evaluation_setup/fold1_test.csv                    filename_audio filename_video (no labels)
+
+The ".csv" files are **tab**-separated with a header; paths are relative to the dataset
+root. Tools that unzip each archive into a folder named after it leave ``meta.csv`` and
+``evaluation_setup/`` in ``<root>/TAU-urban-audio-visual-scenes-2021-development.meta/``;
+both places are searched. Protocol: train on fold1_train (validation carved from it, whole
+recording locations kept together), report on fold1_evaluate (locations do not overlap).
+The paper reports plain accuracy; DCASE's log loss and class-wise accuracy come alongside.
+The vocabulary is the sorted set of scene labels (there is no vocabulary file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.audio import ClipPolicy
+from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
+from tasks._csv import MetadataError, read_rows
+
+BASE_NAME = "TAU-urban-audio-visual-scenes-2021-development"
+SETUP = "evaluation_setup"
+FOLD_FILES = {"train": "fold1_train.csv", "evaluate": "fold1_evaluate.csv"}
+FOLD_COLUMNS = ("filename_audio", "filename_video", "scene_label")
+META_COLUMNS = (*FOLD_COLUMNS, "identifier")
+
+
+def meta_dir(root: Path) -> Path | None:
+    """The folder holding ``evaluation_setup/``: the root, or a ``*.meta/`` folder inside it."""
+    if (root / SETUP / FOLD_FILES["train"]).is_file():
+        return root
+    for sub in sorted(root.glob("*.meta")):
+        if (sub / SETUP / FOLD_FILES["train"]).is_file():
+            return sub
+    return None
+
+
+def identifier_of(filename_audio: str) -> str:
+    """``audio/airport-lisbon-1175-44106.wav`` → ``lisbon-1175`` (city-location)."""
+    parts = Path(filename_audio).stem.split("-")
+    return "-".join(parts[1:3]) if len(parts) >= 4 else Path(filename_audio).stem
+
+
+def read_identifiers(meta: Path) -> dict[str, str]:
+    path = meta / "meta.csv"
+    if not path.is_file():
+        return {}
+    return {row["filename_audio"].strip(): row["identifier"].strip()
+            for _line, row in read_rows(path, META_COLUMNS, delimiter="\t")}
+
+
+def _check_tabs(path: Path) -> None:
+    if not path.is_file():
+        raise MetadataError(f"{path}: metadata file not found; is the dataset root right?")
+    with path.open(encoding="utf-8") as fh:
+        head = fh.readline()
+    if "\t" not in head:
+        raise MetadataError(f"{path}: the header {head.strip()!r} is not tab-separated; TAU setup files use tabs despite the .csv name")
+
+
+def load(root: Path) -> Dataset:
+    root = Path(root)
+    meta = meta_dir(root)
+    if meta is None:
+        raise MetadataError(
+            f"{root}: no {SETUP}/{FOLD_FILES['train']} here or in a *.meta/ folder; point the root at the "
+            f"folder where the {BASE_NAME} zips were unpacked"
+        )
+    identifiers = read_identifiers(meta)
+    rows: list[tuple[str, str, str, str]] = []  # (filename_audio, scene, split, identifier)
+    seen: dict[str, str] = {}
+    for split, name in FOLD_FILES.items():
+        path = meta / SETUP / name
+        _check_tabs(path)
+        for line, row in read_rows(path, FOLD_COLUMNS, delimiter="\t"):
+            rel = row["filename_audio"].strip()
+            scene = row["scene_label"].strip()
+            if not rel or not scene:
+                raise MetadataError(f"{path}, line {line}: empty filename_audio or scene_label")
+            if rel in seen:
+                raise MetadataError(f"{path}, line {line}: {rel} is already listed in {seen[rel]}")
+            seen[rel] = name
+            rows.append((rel, scene, split, identifiers.get(rel) or identifier_of(rel)))
+    classes = sorted({r[1] for r in rows})
+    index = {c: i for i, c in enumerate(classes)}
+    clips, missing = [], []
+    for rel, scene, split, ident in rows:
+        path = root / rel
+        if not path.is_file():
+            missing.append(MissingFile(rel, path, f"listed in {FOLD_FILES[split]} but absent"))
+            continue
+        clips.append(Clip(id=rel, path=path, target=index[scene], split=split, group=ident, extra={"identifier": ident}))
+    train_locs = {r[3] for r in rows if r[2] == "train"}
+    eval_locs = {r[3] for r in rows if r[2] == "evaluate"}
+    info = {"listed": len(rows), "found": len(clips), "missing": len(missing), "meta_dir": str(meta),
+            "shared_locations": sorted(train_locs & eval_locs)}
+    return Dataset(task="tau", root=root, clips=clips, classes=classes, missing=missing, info=info)
+
+
+@dataclass(frozen=True)
+class TauTaskSpec(TaskSpec):
+    """Finds the dataset whether the setup files sit in the root or in a ``*.meta/`` folder."""
+
+    def find_root(self, data_root: Path) -> Path | None:
+        for cand in (data_root, *(data_root / n for n in self.root_names)):
+            if cand.is_dir() and meta_dir(cand) is not None:
+                return cand
+        return None
+
+
+TASK = TauTaskSpec(
+    name="tau",
+    title="TAU Urban Audio-Visual Scenes 2021 (audio only)",
+    kind="multiclass",
+    loader=load,
+    root_names=(BASE_NAME, "TAU-urban-audio-visual-scenes-2021", "TAU2021", "tau"),
+    marker=f"{SETUP}/{FOLD_FILES['train']}",
+    metrics=("accuracy", "log_loss", "balanced_accuracy"),
+    clip_policy=ClipPolicy(duration_s=None),  # every segment lasts 10 s: embed it whole
+    train_splits=("train",),
+    test_splits=("evaluate",),
+    trials=3,
+    zero_shot=ZeroShotSpec(templates=("this is a sound of {label}.",), label_rule="underscores_to_spaces_lower"),
+    table_column="TAU Audio Only",
+    demo="tau",
+    expected_clips=None,  # ≈12.3k segments; the exact fold1 counts are unverified here
+    order=50,
+    description="10 acoustic scenes, audio only; fold1_train (validation carved by recording location) → fold1_evaluate; accuracy, log loss, class-wise accuracy; 3 trials.",
+    citation="Wang, Mesaros, Heittola, Virtanen, A curated dataset of urban scenes for audio-visual scene analysis, ICASSP 2021",
+)
