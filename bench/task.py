@@ -168,6 +168,9 @@ for _name, _target in {
     "esc10": "tasks.esc50:TASK_ESC10",
     "urbansound8k": "tasks.urbansound8k:TASK",
     "vggsound": "tasks.vggsound:TASK",
+    "desed": "tasks.desed:TASK",
+    "vggsound_cmr": "tasks.vggsound_cmr:TASK",
+    "clotho": "tasks.clotho:TASK",
 }.items():
     TASKS.register(_name, _target, origin="bench built-in")
 

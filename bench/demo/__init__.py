@@ -29,11 +29,14 @@ for _name, _target in {
     "esc50": "bench.demo.esc50:generate",
     "urbansound8k": "bench.demo.urbansound8k:generate",
     "vggsound": "bench.demo.vggsound:generate",
+    "desed": "bench.demo.desed:generate",
+    "clotho": "bench.demo.clotho:generate",
 }.items():
     GENERATORS.register(_name, _target, origin="bench built-in")
 
 # Folder name of each demo dataset inside the demo root (the real archives' top folders).
 FOLDERS: dict[str, str] = {"esc50": "ESC-50-master", "urbansound8k": "UrbanSound8K", "vggsound": "VGGSound"}
+FOLDERS.update({"desed": "DESED", "clotho": "Clotho"})
 
 
 def register_demo(name: str, target: str, folder: str) -> None:
