@@ -178,3 +178,16 @@ def test_fast_counts_equal_sed_eval_including_rounding_quirks() -> None:
         assert grid.counts(decisions) == (ref["n_tp"], ref["n_ref"], ref["n_sys"])
     # sed_eval puts an event starting at 0.3 s into segment 2 (0.3 / 0.1 = 2.9999...)
     assert grid.ref[0, 2, 0] and grid.ref[0, 11, 1]
+
+
+def test_label_aware_embeddings_beat_constant_ones() -> None:
+    """An invariant of the whole pipeline: embeddings that encode the frame labels must win."""
+    folds = assign_folds([f"clip{i:02d}" for i in range(25)], 5, seed=0)
+    clips = random_clips(np.random.default_rng(1), 25, folds)
+    background = np.array([0.0, 0.0, 1.0])
+    oracle = [ClipFrames(c.id, c.fold, c.spans, np.array([np.r_[row.astype(float), 0.0] if row.any() else background
+                                                          for row in c.labels]), c.labels, c.events, c.length_s) for c in clips]
+    const = [ClipFrames(c.id, c.fold, c.spans, np.ones((len(c.spans), 3)) / np.sqrt(3), c.labels, c.events, c.length_s) for c in clips]
+    f1_oracle = evaluate_retrieval(oracle, CLASSES_2, RetrievalConfig(), {}).extra["pooled"]["f1"]
+    f1_const = evaluate_retrieval(const, CLASSES_2, RetrievalConfig(), {}).extra["pooled"]["f1"]
+    assert f1_oracle > f1_const + 0.2, (f1_oracle, f1_const)

@@ -58,7 +58,7 @@ class ClipFrames:
     id: str
     fold: int
     spans: list[tuple[float, float]]
-    rows: np.ndarray  # [F, D], L2-normalised
+    rows: np.ndarray  # [F, D] frame embeddings
     labels: np.ndarray  # [F, C] bool
     events: tuple[Event, ...]
     length_s: float
@@ -95,7 +95,8 @@ def pool_scores(clips: list[ClipFrames], n_classes: int) -> list[np.ndarray]:
     """
     if not clips:
         return []
-    rows = np.concatenate([c.rows for c in clips])
+    rows = np.concatenate([c.rows for c in clips]).astype(np.float64)
+    rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)  # cosine
     labels = np.concatenate([c.labels for c in clips])
     sim = rows @ rows.T
     np.fill_diagonal(sim, -np.inf)  # a query never retrieves itself
@@ -199,7 +200,6 @@ class AudioRetrievalProtocol(Protocol):
             length = clip.extra.get("duration_s") or float(starts[-1] + self.frames_window_s)
             keep, spans = frame_spans(starts, float(self.frames_window_s or 1.0), float(length))
             rows = ctx.view.rows(clip.id)[keep].astype(np.float64)
-            rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
             events = tuple(clip.extra.get("events", ()))
             out.append(ClipFrames(clip.id, folds[clip.id], spans, rows, frame_labels(spans, events, index), events, float(length)))
         return out
