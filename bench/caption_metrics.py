@@ -27,8 +27,8 @@ METRICS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider",
 SPICE_JAVA_OPTIONS = "--add-opens java.base/java.lang=ALL-UNNAMED --add-opens java.base/java.util=ALL-UNNAMED"
 
 
-class CaptionScorerError(RuntimeError):
-    """The COCO scorers cannot run here (no Java); the message says what to install."""
+class CaptionScorerError(FileNotFoundError):
+    """The COCO scorers cannot run here (no ``java``); the message says what to install."""
 
 
 @dataclass

@@ -148,3 +148,9 @@ def test_vocabulary_round_trip() -> None:
     assert vocab.tokens[4:] == ("a", "bark", "dog's", "loud", "rain")
     ids = vocab.encode("A loud cat.", max_words=10)
     assert vocab.decode(ids[1:]) == "a loud"  # unknown words are dropped when decoding
+
+
+def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(caption_metrics.shutil, "which", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="openjdk-17-jre-headless"):
+        CocoScorer()

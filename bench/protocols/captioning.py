@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.caption_metrics import METRICS, CocoScorer, spice_status
+from bench.caption_metrics import METRICS, CocoScorer, require_java, spice_status
 from bench.caption_model import CaptionConfig, fit_captioner
 from bench.progress import progress_bar
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
@@ -63,6 +63,7 @@ class CaptioningProtocol(Protocol):
 
     def run(self, ctx: ProtocolContext) -> ProtocolOutput:
         assert ctx.view is not None
+        require_java()  # fail before training, not after
         view = ctx.view
         cfg = self.config(ctx)
         task = ctx.task
