@@ -115,7 +115,8 @@ def run_cell(
 ) -> CellOutcome:
     kind = str(dataset.info.get("kind", "real"))
     ctx = ProtocolContext(task, dataset, None, encoder, seed=opts.seed, device=opts.device,
-                          options=dict(opts.protocol_options), show_progress=opts.show_progress)
+                          options=dict(opts.protocol_options), show_progress=opts.show_progress,
+                          store=EmbeddingStore(opts.cache_dir))
     params = protocol.params(ctx)
     existing = results.find(kind, encoder.label(), task.name, protocol.id)
     if existing is not None and not opts.force and _is_current(existing, encoder, dataset, protocol, params):

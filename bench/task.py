@@ -165,6 +165,9 @@ for _name, _target in {
     "vggsound": "tasks.vggsound:TASK",
     "fsd50k": "tasks.fsd50k:TASK",
     "tau": "tasks.tau:TASK",
+    "desed": "tasks.desed:TASK",
+    "vggsound_cmr": "tasks.vggsound_cmr:TASK",
+    "clotho": "tasks.clotho:TASK",
 }.items():
     TASKS.register(_name, _target, origin="bench built-in")
 

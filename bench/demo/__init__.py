@@ -31,6 +31,8 @@ for _name, _target in {
     "vggsound": "bench.demo.vggsound:generate",
     "fsd50k": "bench.demo.fsd50k:generate",
     "tau": "bench.demo.tau:generate",
+    "desed": "bench.demo.desed:generate",
+    "clotho": "bench.demo.clotho:generate",
 }.items():
     GENERATORS.register(_name, _target, origin="bench built-in")
 
@@ -38,6 +40,7 @@ for _name, _target in {
 FOLDERS: dict[str, str] = {"esc50": "ESC-50-master", "urbansound8k": "UrbanSound8K", "vggsound": "VGGSound"}
 FOLDERS["fsd50k"] = "FSD50K"
 FOLDERS["tau"] = "TAU-urban-audio-visual-scenes-2021-development"
+FOLDERS.update({"desed": "DESED", "clotho": "Clotho"})
 
 
 def register_demo(name: str, target: str, folder: str) -> None:

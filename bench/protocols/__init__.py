@@ -18,7 +18,7 @@ import numpy as np
 from bench.encoder import Encoder
 from bench.registry import Registry
 from bench.results import FoldResult
-from bench.store import EmbeddingView
+from bench.store import EmbeddingStore, EmbeddingView
 from bench.task import Dataset, TaskKind, TaskSpec
 
 
@@ -32,6 +32,7 @@ class ProtocolContext:
     device: str = "cpu"
     options: dict[str, Any] = field(default_factory=dict)
     show_progress: bool = True
+    store: EmbeddingStore | None = None  # for protocols that embed another side (images)
 
 
 @dataclass
@@ -66,6 +67,9 @@ class Protocol(ABC):
 PROTOCOLS: Registry[Protocol] = Registry("protocol", entry_point_group="bench.protocols")
 PROTOCOLS.register("probe", "bench.protocols.classification:MLPProbeProtocol", origin="bench built-in")
 PROTOCOLS.register("zeroshot", "bench.protocols.zeroshot:ZeroShotProtocol", origin="bench built-in")
+PROTOCOLS.register("audio-retrieval", "bench.protocols.audio_retrieval:AudioRetrievalProtocol", origin="bench built-in")
+PROTOCOLS.register("cmr", "bench.protocols.cross_modal:CrossModalRetrievalProtocol", origin="bench built-in")
+PROTOCOLS.register("captioning", "bench.protocols.captioning:CaptioningProtocol", origin="bench built-in")
 
 
 def get_protocol(name: str) -> Protocol:

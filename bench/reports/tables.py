@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +111,19 @@ def table3_rows(records: list[ResultRecord], data_kind: str) -> list[list[str]]:
         for (_, _, _, proto), rec in sorted(recs, key=lambda kv: kv[0][3]):
             if proto != "captioning" and not proto.startswith("captioning"):
                 continue
-            decode = rec.protocol.get("decoding")
-            name = f"{label} ({decode})" if decode else label
-            rows.append([name] + [cell_text(rec, c.metric) for c in TABLE3])
+            for decode, view in decoding_views(rec):
+                name = f"{label} ({decode})" if decode else label
+                rows.append([name] + [cell_text(view, c.metric) for c in TABLE3])
     return rows
+
+
+def decoding_views(rec: ResultRecord) -> list[tuple[str | None, ResultRecord]]:
+    """One (decoding, record) per decoding a captioning record holds in ``protocol.decodings``."""
+    decodings = rec.protocol.get("decodings")
+    if rec.status != "ok" or not isinstance(decodings, dict):
+        return [(rec.protocol.get("decoding"), rec)]
+    return [(name, replace(rec, summary={m: {"mean": v, "std": float("nan"), "n": 1} for m, v in values.items()}))
+            for name, values in decodings.items()]
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
