@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 from typer.testing import CliRunner
+from wav2clip_demo import SCALE, small_demo
 
 from bench.cli import app
-from bench.demo import MARKER, ensure_demo
+from bench.demo import MARKER
 from bench.encoder import get_encoder
 from encoders.wav2clip.checkpoint import save_official
 from encoders.wav2clip.model import Wav2CLIPAudio
@@ -20,20 +21,13 @@ from encoders.wav2clip.model import Wav2CLIPAudio
 runner = CliRunner()
 
 
-@pytest.fixture(scope="session")
-def small_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("demo-all")
-    for name in ("esc50", "urbansound8k", "vggsound"):
-        ensure_demo(name, base, scale=0.1)
-    return base
-
-
 @pytest.fixture()
-def demo(small_demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("BENCH_DEMO", str(small_demo_root))
-    monkeypatch.setenv("BENCH_DEMO_SCALE", "0.1")
+def demo(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = small_demo(tmp_path_factory, "esc50", "vggsound")
+    monkeypatch.setenv("BENCH_DEMO", str(root))
+    monkeypatch.setenv("BENCH_DEMO_SCALE", str(SCALE))
     monkeypatch.chdir(tmp_path)
-    return small_demo_root
+    return root
 
 
 def release_like_file(path: Path) -> Path:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from wav2clip_demo import small_demo
 
 from encoders.wav2clip.teacher import TINY, CLIPTeacher, TeacherSpec, TeacherUnavailable
 
@@ -62,13 +63,12 @@ def test_unavailable_teacher_weights_raise_a_clear_error(tmp_path: Path) -> None
         CLIPTeacher(TeacherSpec(TINY, "no-such-tag")).embed_text(["x"])
 
 
-def test_demo_teacher_learns_the_demo_classes(tmp_path: Path) -> None:
-    from bench.demo import ensure_demo
+def test_demo_teacher_learns_the_demo_classes(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     from bench.video import read_frames
     from encoders.wav2clip.demo import train_demo_teacher
     from tasks.vggsound import load
 
-    dataset = load(ensure_demo("vggsound", tmp_path / "demo", scale=0.1))
+    dataset = load(small_demo(tmp_path_factory, "vggsound") / "VGGSound")
     spec = train_demo_teacher(dataset, tmp_path / "teacher.pt", steps=40, show_progress=False)
     test = [c for c in dataset.clips if c.split == "test"]  # frames the teacher never saw
     clips = [read_frames(c.path, fps=1) for c in test]

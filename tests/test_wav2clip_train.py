@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
+from wav2clip_demo import SCALE, small_demo
 
 from bench.cli import app
 from bench.encoder import get_encoder
@@ -24,23 +25,14 @@ from encoders.wav2clip.train import CLIPLoss1D, DistillationModel, split_train_v
 
 REPO = Path(__file__).resolve().parents[1]
 # a tiny but complete run: random tiny teacher, 1-s windows of the 5-s demo clips, batches of 4
-TINY_ARGS = ["train", "wav2clip", "--teacher", "bench-tiny-clip", "--window-s", "1", "--fps", "5",
+TINY_ARGS = ["train", "wav2clip", "--teacher", "bench-tiny-clip", "--window-s", "1", "--fps", "2",
              "--batch-size", "4", "--epochs", "2", "--save-every", "1", "--quiet"]
 
 
-@pytest.fixture(scope="session")
-def small_demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from bench.demo import ensure_demo
-
-    base = tmp_path_factory.mktemp("demo-vggsound")
-    ensure_demo("vggsound", base, scale=0.1)
-    return base
-
-
 @pytest.fixture()
-def demo_env(small_demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("BENCH_DEMO", str(small_demo_dir))
-    monkeypatch.setenv("BENCH_DEMO_SCALE", "0.1")
+def demo_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("BENCH_DEMO", str(small_demo(tmp_path_factory, "vggsound")))
+    monkeypatch.setenv("BENCH_DEMO_SCALE", str(SCALE))
     return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
 
 
@@ -48,7 +40,7 @@ def test_clip_loss_matches_a_hand_computation() -> None:
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((5, 8)), rng.standard_normal((5, 8))
     loss = CLIPLoss1D()
-    assert math.isclose(float(loss.logit_scale.exp()), 1 / 0.07, rel_tol=1e-6)
+    assert math.isclose(loss.logit_scale.detach().exp().item(), 1 / 0.07, rel_tol=1e-6)
     got = float(loss(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)))
     an, bn = a / np.linalg.norm(a, axis=1, keepdims=True), b / np.linalg.norm(b, axis=1, keepdims=True)
     logits = an @ bn.T / 0.07
