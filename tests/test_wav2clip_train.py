@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -105,18 +106,27 @@ def test_killed_run_resumes_mid_epoch_to_the_same_weights(tmp_path: Path, demo_e
     assert [r.get("val_loss") for r in log_a] == [r.get("val_loss") for r in log_b]
     meta = json.loads((killed / "model.json").read_text())
     assert meta["status"] == "finished" and meta["demo"] and meta["sha256"]["last.pt"]
+    stray = tmp_path / "elsewhere" / "copy.pt"  # a copy without its model.json is still known as demo-trained
+    stray.parent.mkdir()
+    stray.write_bytes((killed / "last.pt").read_bytes())
+    assert get_encoder("wav2clip", weights=str(stray), teacher="none").demo_only
     # a different setting in the same folder is refused, not silently mixed
     res = runner.invoke(app, [*TINY_ARGS[:-1], "--lr", "0.01", "--quiet", "--out", str(killed)])
     assert res.exit_code == 1 and "other settings" in res.output
 
 
 def test_torchrun_two_processes_gloo_and_the_checkpoint_loads(tmp_path: Path, demo_env: dict[str, str]) -> None:
+    data = tmp_path / "VGGSound"  # a copy with one corrupt video: reported and skipped, not fatal
+    shutil.copytree(Path(demo_env["BENCH_DEMO"]) / "VGGSound", data)
+    victim = sorted((data / "video").glob("*.mp4"))[0]
+    victim.write_bytes(victim.read_bytes()[:300])
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "bench.cli", *TINY_ARGS, "--epochs", "1", "--out", str(out)]
+           "-m", "bench.cli", *TINY_ARGS, "--epochs", "1", "--clip-s", "5", "--data-root", str(data), "--out", str(out)]
     proc = subprocess.run(cmd, cwd=REPO, env=demo_env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "2 process(es) on cpu" in proc.stderr
+    assert "2 process(es) on cpu" in proc.stderr and "without a usable video skipped" in proc.stderr
+    assert json.loads((out / "model.json").read_text())["data"]["n_skipped"] >= 1
     enc = get_encoder("wav2clip", weights=str(out / "best.pt"))
     assert enc.demo_only and enc.label() == "wav2clip[demo]"
     assert enc.teacher is not None and enc.teacher.spec.model == "bench-tiny-clip"
@@ -124,3 +134,32 @@ def test_torchrun_two_processes_gloo_and_the_checkpoint_loads(tmp_path: Path, de
     assert emb.shape == (1, 512) and np.isfinite(emb).all()
     steps = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     assert [r["global_step"] for r in steps if r["kind"] == "step"] == [1, 2, 3]
+
+
+def test_audio_crops_follow_the_target_windows_lazy_or_preloaded(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from bench.task import Clip
+    from encoders.wav2clip.data import AudioWindows
+
+    sr = 16000
+    ramp = (np.arange(10 * sr) / (10 * sr)).astype(np.float32)  # the value tells the time
+    clips = []
+    for i in range(3):
+        path = tmp_path / f"c{i}.wav"
+        sf.write(path, ramp, sr, subtype="FLOAT")
+        clips.append(Clip(id=f"clip{i}", path=path))
+    (tmp_path / "bad.wav").write_bytes(b"RIFF....WAVEjunk")
+    clips.append(Clip(id="bad", path=tmp_path / "bad.wav"))
+    rule = WindowRule(window_s=2.0, clip_s=10.0, fps=30.0, seed=5)
+    pre = AudioWindows(clips, rule, show_progress=False)
+    lazy = AudioWindows(clips, rule, memory_budget_gb=0.0, show_progress=False)
+    assert pre.preloaded and not lazy.preloaded and list(pre.failed) == ["bad"]
+    got, kept = lazy.get([0, 3, 1], prefetch_next=[2])
+    assert kept == [0, 1] and "bad" in lazy.failed
+    for row, i in zip(got, kept, strict=True):
+        start = int(round(rule.start(clips[i].id) * sr))
+        np.testing.assert_array_equal(row, ramp[start : start + 2 * sr])
+        np.testing.assert_array_equal(row, pre.get([i])[0][0])
+    assert rule.window(clips[0]) == (rule.start("clip0"), 2.0)  # the video frames come from the same window
+    lazy.close()

@@ -41,6 +41,25 @@ def demo_model_dir() -> Path:
     return models_dir() / "wav2clip-demo"
 
 
+def _demo_registry() -> Path:
+    return models_dir() / "demo-weights.json"
+
+
+def mark_demo_weights(*paths: Path) -> None:
+    """Remember these files' hashes as demo-trained, so a copy without its ``model.json`` is still
+    recognised (and refused on real data) on this machine."""
+    from bench.encoder import sha256_file
+
+    known = set(json.loads(_demo_registry().read_text())) if _demo_registry().is_file() else set()
+    known |= {sha256_file(p) for p in paths if p.is_file()}
+    _demo_registry().parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(_demo_registry(), sorted(known))
+
+
+def is_demo_weights(sha256: str) -> bool:
+    return _demo_registry().is_file() and sha256 in json.loads(_demo_registry().read_text())
+
+
 def _wanted_demo() -> dict[str, Any]:
     from bench.demo import GENERATORS, demo_scale
 

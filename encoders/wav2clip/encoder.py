@@ -83,8 +83,11 @@ def resolve_weights(weights: str | None, device: str = "cpu", show_progress: boo
         raise FileNotFoundError(
             f"wav2clip weights {path} not found; pass --weights with a Wav2CLIP.pt-layout file, 'official', 'demo' or 'random'"
         )
+    from encoders.wav2clip.demo import is_demo_weights
+
     meta = run_metadata(path)
-    return ResolvedWeights("demo" if meta.get("demo") else "file", path, sha256_file(path), meta)
+    digest = sha256_file(path)
+    return ResolvedWeights("demo" if meta.get("demo") or is_demo_weights(digest) else "file", path, digest, meta)
 
 
 def resolve_teacher(teacher: str | None, pretrained: str | None, seed: int | None, resolved: ResolvedWeights) -> TeacherSpec | None:

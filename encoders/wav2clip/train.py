@@ -331,6 +331,49 @@ def default_out_dir(dataset: Dataset) -> Path:
     return models_dir() / f"wav2clip-vggsound-{dataset.checksum()[:8]}"
 
 
+@dataclass
+class TrainingData:
+    train_audio: AudioWindows
+    val_audio: AudioWindows
+    train_img: torch.Tensor
+    val_img: torch.Tensor
+    skipped: dict[str, str]
+
+
+def prepare_data(cfg: TrainConfig, dataset: Dataset, env: DistEnv, device: str, say: Callable[[str], None]) -> TrainingData:
+    """Teacher targets (sharded over ranks, consolidated by rank 0), the validation carve, audio crops."""
+    from bench.paths import cache_dir
+
+    store = EmbeddingStore(cfg.cache_dir or cache_dir())
+    rule = WindowRule(cfg.window_s, cfg.clip_s, cfg.fps, cfg.seed)
+    teacher = CLIPTeacher(cfg.teacher, device=device)
+    say(f"teacher targets: {cfg.teacher.model} ({json.dumps(cfg.teacher.identity()['weights'])}), window {rule.name()}, {cfg.fps:g} fps")
+    teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, shard=(env.rank, env.world),
+                    show_progress=cfg.show_progress and env.main)
+    env.barrier()
+    view = teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, show_progress=False) if env.main else None
+    env.barrier()
+    if view is None:
+        view = teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, show_progress=False)
+    assert view is not None
+    teacher.release()
+    skipped = dict(view.failed)
+    if skipped:
+        say(f"{len(skipped)} clip(s) without a usable video skipped, e.g. {next(iter(skipped.items()))}")
+    usable = [c.id for c in dataset.clips if c.split == "train" and c.id in view]
+    train_ids, val_ids = split_train_val(usable, cfg.val_fraction, cfg.val_max, cfg.seed)
+    by_id = {c.id: c for c in dataset.clips}
+    sources = [AudioWindows([by_id[i] for i in ids], rule, memory_budget_gb=cfg.memory_budget_gb, workers=cfg.workers,
+                            show_progress=cfg.show_progress and env.main, desc=desc)
+               for ids, desc in ((train_ids, "train audio"), (val_ids, "validation audio"))]
+    failed = {k: v for src in sources for k, v in src.failed.items()}
+    if failed:
+        say(f"{len(failed)} clip(s) with unreadable audio skipped, e.g. {next(iter(failed.items()))}")
+    skipped.update(failed)
+    images = [torch.from_numpy(view.matrix([c.id for c in src.clips])) for src in sources]
+    return TrainingData(sources[0], sources[1], images[0], images[1], skipped)
+
+
 def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainResult:
     """Run (or resume) a distillation; returns where the checkpoints are."""
     t_start = time.perf_counter()
@@ -368,37 +411,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
             raise TrainError(f"{out_dir} holds a run with other settings ({state_path}); resume it with the same "
                              "options, or pass --out to a new folder (or --fresh to start over there)")
 
-    from bench.paths import cache_dir
-
-    store = EmbeddingStore(cfg.cache_dir or cache_dir())
-    rule = WindowRule(cfg.window_s, cfg.clip_s, cfg.fps, cfg.seed)
-    teacher = CLIPTeacher(cfg.teacher, device=device)
-    say(f"teacher targets: {cfg.teacher.model} ({json.dumps(cfg.teacher.identity()['weights'])}), window {rule.name()}, {cfg.fps:g} fps")
-    teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, shard=(env.rank, env.world),
-                    show_progress=cfg.show_progress and env.main)
-    env.barrier()
-    view = teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, show_progress=False) if env.main else None
-    env.barrier()
-    if view is None:
-        view = teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, show_progress=False)
-    assert view is not None
-    teacher.release()
-    skipped = dict(view.failed)
-    if skipped:
-        say(f"{len(skipped)} clip(s) without a usable video skipped, e.g. {next(iter(skipped.items()))}")
-    usable = [c.id for c in dataset.clips if c.split == "train" and c.id in view]
-    train_ids, val_ids = split_train_val(usable, cfg.val_fraction, cfg.val_max, cfg.seed)
-    by_id = {c.id: c for c in dataset.clips}
-    train_audio = AudioWindows([by_id[i] for i in train_ids], rule, memory_budget_gb=cfg.memory_budget_gb,
-                               workers=cfg.workers, show_progress=cfg.show_progress and env.main, desc="train audio")
-    val_audio = AudioWindows([by_id[i] for i in val_ids], rule, memory_budget_gb=cfg.memory_budget_gb,
-                             workers=cfg.workers, show_progress=cfg.show_progress and env.main, desc="validation audio")
-    for src in (train_audio, val_audio):
-        skipped.update(src.failed)
-    if train_audio.failed or val_audio.failed:
-        say(f"{len(train_audio.failed) + len(val_audio.failed)} clip(s) with unreadable audio skipped")
-    train_img = torch.from_numpy(view.matrix([c.id for c in train_audio.clips]))
-    val_img = torch.from_numpy(view.matrix([c.id for c in val_audio.clips]))
+    data = prepare_data(cfg, dataset, env, device, say)
+    train_audio, val_audio, train_img, val_img, skipped = data.train_audio, data.val_audio, data.train_img, data.val_img, data.skipped
     n_batches = len(train_audio) // cfg.batch_size
     if n_batches == 0:
         raise TrainError(f"{len(train_audio)} training clips cannot fill one batch of {cfg.batch_size}; lower --batch-size")
@@ -567,6 +581,10 @@ def _run_meta(cfg: TrainConfig, dataset: Dataset, out_dir: Path, n_train: int, n
 
 def _write_meta(out_dir: Path, meta: dict[str, Any], status: str, reason: str, best_val: float, best_epoch: int,
                 epochs: int, steps: int) -> None:
+    if meta.get("demo"):
+        from encoders.wav2clip.demo import mark_demo_weights
+
+        mark_demo_weights(out_dir / "best.pt", out_dir / "last.pt")
     files = {}
     for name in ("best.pt", "last.pt"):
         path = out_dir / name
