@@ -86,3 +86,10 @@ def test_demo_run_end_to_end_lands_wav2clip_rows_with_zero_shot(demo: Path, tmp_
     rec = json.loads((tmp_path / "results" / "demo" / "wav2clip_demo_" / "esc50.zeroshot-v1.json").read_text())
     assert rec["encoder"]["demo_only"] and rec["encoder"]["options"]["teacher"]["model"] == "bench-tiny-clip"
     assert rec["protocol"]["params"]["templates"] == ["this is a sound of {label}."]
+
+
+def test_help_of_the_new_commands() -> None:
+    for args in (["train", "--help"], ["train", "wav2clip", "--help"], ["weights", "--help"], ["weights", "fetch", "--help"],
+                 ["weights", "list", "--help"]):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0 and "Usage" in res.output, args

@@ -4,11 +4,11 @@ With no weights on the machine, ``bench run --encoder wav2clip`` distils a model
 demo VGGSound set so the whole pipeline runs offline. A *randomly initialised* tiny CLIP
 separates the demo's classes too weakly to teach anything (measured: even a perfect
 class-level audio model would reach only ~3× chance audio→image MRR against its
-embeddings), so the demo teacher is first trained briefly on frames of the demo's *training* videos
-against captions of their labels (cross-entropy of each frame over the label prompts, through
-both towers): a stand-in for the world knowledge real CLIP brings. Distillation itself never sees a label. Everything is seeded; the teacher's
-weights are stored in the run folder (``teacher.pt``) so zero-shot uses exactly the
-distillation teacher. The result lives in ``$BENCH_HOME/models/wav2clip-demo`` and is reused
+embeddings), so the demo teacher is first trained briefly on frames of the demo's
+*training* videos against captions of their labels (cross-entropy of each frame over the
+label prompts, through both towers): a stand-in for the world knowledge real CLIP brings.
+Distillation itself never sees a label. Everything is seeded; the teacher's weights are
+stored in the run folder (``teacher.pt``) so zero-shot uses exactly the distillation teacher. The result lives in ``$BENCH_HOME/models/wav2clip-demo`` and is reused
 while the demo suite is unchanged. It is labelled ``wav2clip[demo]`` and refused on real data.
 """
 
