@@ -42,7 +42,7 @@ def test_clip_loss_matches_a_hand_computation() -> None:
     a, b = rng.standard_normal((5, 8)), rng.standard_normal((5, 8))
     loss = CLIPLoss1D()
     assert math.isclose(loss.logit_scale.detach().exp().item(), 1 / 0.07, rel_tol=1e-6)
-    got = float(loss(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)))
+    got = loss(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)).detach().item()
     an, bn = a / np.linalg.norm(a, axis=1, keepdims=True), b / np.linalg.norm(b, axis=1, keepdims=True)
     logits = an @ bn.T / 0.07
 
