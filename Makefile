@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.bench-installed
-DEMO_ENCODERS ?= logmel
+DEMO_ENCODERS ?= logmel,wav2clip
 DEMO_TASKS ?= all
 
 .PHONY: install demo test lint typecheck pytest clean-cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,9 +15,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark au
 data_app = typer.Typer(no_args_is_help=True, help="Demo suite generation and dataset checks.")
 report_app = typer.Typer(no_args_is_help=True, help="Figures drawn from stored results.")
 sweep_app = typer.Typer(no_args_is_help=True, help="Sweeps over a protocol setting (data-fraction curves).")
+train_app = typer.Typer(no_args_is_help=True, help="Train encoders in this repo (Wav2CLIP distillation).")
+weights_app = typer.Typer(no_args_is_help=True, help="Published weights: list, fetch (needs internet).")
 app.add_typer(data_app, name="data")
 app.add_typer(report_app, name="report")
 app.add_typer(sweep_app, name="sweep")
+app.add_typer(train_app, name="train")
+app.add_typer(weights_app, name="weights")
 
 
 def _err(msg: str, code: int = 2) -> None:
@@ -314,6 +319,84 @@ def report_fractions(
     except ValueError as exc:
         _err(str(exc), 1)
     typer.echo(f"{png.with_suffix('.csv')}\n{png}")
+@train_app.command("wav2clip")
+def train_wav2clip(
+    data_root: Annotated[Path | None, typer.Option(help="VGGSound folder (vggsound.csv + {ytid}_{start:06d}.mp4), or its parent; none: the demo set.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default $BENCH_HOME/models/wav2clip-demo or wav2clip-vggsound-<checksum>).")] = None,
+    preset: Annotated[str | None, typer.Option(help="'paper' (batch 128, ≤100 epochs, 5-s windows of 10-s clips, 30 fps) or 'demo' (default without --data-root).")] = None,
+    loss: Annotated[str, typer.Option(help="'cx' (the paper's cross-projection loss) or 'clip' (plain CLIP loss on the projected audio).")] = "cx",
+    norm: Annotated[str, typer.Option(help="Front-end standardisation: 'clip' (per clip) or 'batch' (the reference's batch-global).")] = "clip",
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (early stopping may end sooner).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Global batch (split across torchrun processes).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate (paper: 1e-3).")] = None,
+    window_s: Annotated[float | None, typer.Option(help="Audio/video window per clip, seconds (paper: 5).")] = None,
+    clip_s: Annotated[float | None, typer.Option(help="Nominal clip length the window is drawn from (VGGSound: 10).")] = None,
+    fps: Annotated[float | None, typer.Option(help="Frame rate of the teacher targets (paper: 30).")] = None,
+    teacher: Annotated[str | None, typer.Option(help="open_clip model name (default ViT-B-32-quickgelu; the demo trains bench-tiny-clip).")] = None,
+    teacher_pretrained: Annotated[str | None, typer.Option(help="open_clip pretrained tag (e.g. openai) or a local checkpoint file.")] = None,
+    teacher_seed: Annotated[int, typer.Option(help="Seed of a randomly initialised teacher (no pretrained weights).")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Seed for initialisation, shuffling, validation carving and windows (paper: 2021).")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda (each torchrun process takes its LOCAL_RANK GPU).")] = "cpu",
+    save_every: Annotated[int | None, typer.Option(help="Write a resumable state every N steps (also at every epoch end).")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after N optimizer steps (smoke runs; re-run with more to continue).")] = None,
+    workers: Annotated[int, typer.Option(help="Background decoding threads.")] = 2,
+    fresh: Annotated[bool, typer.Option(help="Delete the run folder's state and start over (default: resume).")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Distil a CLIP teacher into Wav2CLIP on VGGSound (or the demo set); resumes a killed run.
+
+    Under torchrun: `torchrun --nproc-per-node N -m bench.cli train wav2clip ...` (DDP; gloo on CPU, NCCL on GPU).
+    """
+    from encoders.wav2clip.teacher import PAPER_MODEL, PAPER_PRETRAINED, TeacherSpec
+    from encoders.wav2clip.train import TrainError, train
+    from encoders.wav2clip.train import preset as make_preset
+
+    name = preset or ("demo" if data_root is None else "paper")
+    explicit: dict[str, Any] = {}
+    if teacher is not None or teacher_pretrained is not None or data_root is not None:
+        model = teacher or PAPER_MODEL
+        pre = teacher_pretrained if teacher_pretrained is not None else (PAPER_PRETRAINED if model == PAPER_MODEL else None)
+        explicit = {"teacher": TeacherSpec(model, pre, teacher_seed), "demo_teacher": False}
+    try:
+        cfg = make_preset(
+            name, data_root=data_root, out_dir=out, loss=loss, norm=norm, max_epochs=epochs, batch_size=batch_size, lr=lr,
+            window_s=window_s, clip_s=clip_s, fps=fps, seed=seed, device=device, save_every_steps=save_every,
+            max_steps=max_steps, workers=workers, show_progress=not quiet, fresh=fresh, **explicit,
+        )
+        result = train(cfg)
+    except (TrainError, FileNotFoundError, ValueError) as exc:
+        _err(str(exc), 1)
+    if int(os.environ.get("RANK", "0")) == 0:
+        typer.echo(f"best: {result.best_path}\nlast: {result.last_path}\nlog:  {result.out_dir / 'log.jsonl'}")
+
+
+@weights_app.command("list")
+def weights_list() -> None:
+    """Known downloadable weights and whether they are fetched here."""
+    from bench.weights import WEIGHTS, fetched_path, source_info
+
+    for name in WEIGHTS.names():
+        spec = WEIGHTS.get(name)
+        path = fetched_path(name)
+        state = f"fetched {path} sha256 {source_info(name).get('sha256', '?')[:16]}" if path else "not fetched"
+        typer.echo(f"{name:<20} {state}\n{'':<20} {spec.description}\n{'':<20} {spec.url}")
+
+
+@weights_app.command("fetch")
+def weights_fetch(
+    name: Annotated[str, typer.Argument(help="Weights name, e.g. wav2clip-official (see `bench weights list`).")],
+    url: Annotated[str | None, typer.Option(help="Download from here instead (a mirror, or file:///path for a local copy).")] = None,
+    force: Annotated[bool, typer.Option(help="Download again even if already fetched.")] = False,
+) -> None:
+    """Download published weights into $BENCH_HOME/weights/NAME (sha256 recorded). Needs internet."""
+    from bench.registry import RegistryError
+    from bench.weights import WeightsFetchError, fetch, source_info
+
+    try:
+        path = fetch(name, url=url, force=force)
+    except (WeightsFetchError, RegistryError) as exc:
+        _err(str(exc), 1)
+    typer.echo(f"{path}\nsha256 {source_info(name).get('sha256')}")
 
 
 def main() -> None:

@@ -141,6 +141,7 @@ EncoderFactory = Callable[..., Encoder]
 
 ENCODERS: Registry[EncoderFactory] = Registry("encoder", entry_point_group="bench.encoders")
 ENCODERS.register("logmel", "encoders.logmel:LogMelEncoder", origin="bench built-in")
+ENCODERS.register("wav2clip", "encoders.wav2clip.encoder:Wav2CLIPEncoder", origin="bench built-in")
 
 
 def get_encoder(spec: str, **options: Any) -> Encoder:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from bench import distributed, paths
 from bench.demo import demo_info, ensure_demo, is_demo
-from bench.encoder import Encoder, capabilities, get_encoder
+from bench.encoder import Encoder, NotSupportedError, capabilities, get_encoder
 from bench.extract import ExtractionStats, extract
 from bench.metrics import mean_std
 from bench.protocols import Protocol, ProtocolContext, protocols_for
@@ -30,6 +30,10 @@ from bench.task import Dataset, TaskSpec, get_task
 
 class DataNotFound(RuntimeError):
     pass
+
+
+class DemoOnlyEncoderError(ValueError):
+    """An encoder whose weights were trained on the synthetic demo suite, asked to score real data."""
 
 
 @dataclass
@@ -147,7 +151,11 @@ def run_cell(
     extract_s = time.perf_counter() - t0
     ctx.view = view_cache[level]
     t1 = time.perf_counter()
-    out = protocol.run(ctx)
+    try:
+        out = protocol.run(ctx)
+    except NotSupportedError as exc:  # a side that exists but cannot work here (e.g. teacher weights absent)
+        record = ResultRecord(**base, folds=[], summary={}, primary_metric=task.primary_metric, status="n/a", reason=str(exc), provenance=provenance())
+        return CellOutcome(encoder.name, task.name, protocol.short, "n/a", results.write(record), str(exc))
     protocol_s = time.perf_counter() - t1
     metric_names = out.metrics or task.metrics
     summary = {}
@@ -218,6 +226,12 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
                     opts.say(f"skip {task.name}: {exc}")
                     outcomes.append(CellOutcome(encoder.name, task.name, "-", "no-data", summary=str(exc)))
                     continue
+                if getattr(encoder, "demo_only", False) and dataset.info.get("kind") != "demo":
+                    raise DemoOnlyEncoderError(
+                        f"encoder {encoder.label()!r} was trained on the synthetic demo suite (weights {encoder.weights_id()[:12]}); "
+                        f"refusing to score real data ({task.title} at {dataset.root}). Give it real weights: --weights PATH, "
+                        "or fetch the release with `bench weights fetch wav2clip-official`."
+                    )
                 view_cache: dict[str, EmbeddingView] = {}
                 stats = ExtractionStats()
                 if info.active:

@@ -30,6 +30,8 @@ HOP = 353
 class Spectrogram(nn.Module):
     """torchaudio.transforms.Spectrogram(n_fft=512, hop_length=353) re-implemented with torch.stft."""
 
+    window: torch.Tensor
+
     def __init__(self, n_fft: int = N_FFT, hop_length: int = HOP) -> None:
         super().__init__()
         self.n_fft = n_fft

@@ -1,0 +1,165 @@
+"""Distillation: the loss against a hand computation, windows, a real kill + exact resume, torchrun/gloo."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+from wav2clip_demo import SCALE, small_demo
+
+from bench.cli import app
+from bench.encoder import get_encoder
+from encoders.wav2clip.checkpoint import read_state_dict
+from encoders.wav2clip.targets import WindowRule
+from encoders.wav2clip.train import CLIPLoss1D, DistillationModel, split_train_val
+
+REPO = Path(__file__).resolve().parents[1]
+# a tiny but complete run: random tiny teacher, 1-s windows of the 5-s demo clips, batches of 4
+TINY_ARGS = ["train", "wav2clip", "--teacher", "bench-tiny-clip", "--window-s", "1", "--fps", "2",
+             "--batch-size", "4", "--epochs", "2", "--save-every", "1", "--quiet"]
+
+
+@pytest.fixture()
+def demo_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("BENCH_DEMO", str(small_demo(tmp_path_factory, "vggsound")))
+    monkeypatch.setenv("BENCH_DEMO_SCALE", str(SCALE))
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+
+def test_clip_loss_matches_a_hand_computation() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((5, 8)), rng.standard_normal((5, 8))
+    loss = CLIPLoss1D()
+    assert math.isclose(loss.logit_scale.detach().exp().item(), 1 / 0.07, rel_tol=1e-6)
+    got = loss(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)).detach().item()
+    an, bn = a / np.linalg.norm(a, axis=1, keepdims=True), b / np.linalg.norm(b, axis=1, keepdims=True)
+    logits = an @ bn.T / 0.07
+
+    def ce(z: np.ndarray) -> float:
+        z = z - z.max(axis=1, keepdims=True)
+        return float(np.mean(-(np.diag(z) - np.log(np.exp(z).sum(axis=1)))))
+
+    assert math.isclose(got, (ce(logits) + ce(logits.T)) / 2, rel_tol=1e-5)
+    cx = DistillationModel(loss="cx")
+    assert {"image_transform.sequential.0.weight", "loss_fn_a.logit_scale", "loss_fn_i.logit_scale"} <= set(cx.state_dict())
+    assert cx.loss_fn_a.logit_scale is not cx.loss_fn_i.logit_scale  # separate temperatures
+
+
+def test_windows_and_validation_carving() -> None:
+    rule = WindowRule(window_s=5.0, clip_s=10.0, fps=30.0, seed=0)
+    starts = [rule.start(f"clip{i}") for i in range(200)]
+    assert all(0 <= s <= 5.0 for s in starts) and len(set(starts)) > 100
+    assert all(abs(s * 30 - round(s * 30)) < 1e-9 for s in starts)  # on the video frame grid
+    assert starts == [WindowRule(5.0, 10.0, 30.0, 0).start(f"clip{i}") for i in range(200)]
+    assert WindowRule(5.0, 5.0).start("x") == 0.0  # the demo's 5-s clips: the whole clip
+    ids = [f"id{i:03d}" for i in range(40)]
+    train, val = split_train_val(ids, 0.1, 500, seed=1)
+    assert len(val) == 4 and not set(train) & set(val) and sorted(train + val) == ids
+    assert split_train_val(ids, 0.5, 3, seed=1)[1].__len__() == 3
+    assert (train, val) == split_train_val(ids, 0.1, 500, seed=1)
+
+
+def read_state(path: Path) -> dict[str, object]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def test_killed_run_resumes_mid_epoch_to_the_same_weights(tmp_path: Path, demo_env: dict[str, str]) -> None:
+    runner = CliRunner()
+    full = tmp_path / "full"
+    res = runner.invoke(app, [*TINY_ARGS, "--out", str(full)])
+    assert res.exit_code == 0, res.output
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *TINY_ARGS, "--out", str(killed)], cwd=REPO, env=demo_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        st = read_state(killed / "state.json")
+        if st.get("epoch") == 0 and int(st.get("step", 0)) >= 1:  # type: ignore[call-overload]
+            os.kill(proc.pid, signal.SIGKILL)  # a real kill: no cleanup
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode() if proc.stderr else ""
+    assert not (killed / "last.pt").exists()  # it died inside the first epoch
+    res = runner.invoke(app, [*TINY_ARGS, "--out", str(killed)])
+    assert res.exit_code == 0, res.output
+    assert "resumed" in res.output and "at epoch 0 step" in res.output
+    a, b = read_state_dict(full / "last.pt"), read_state_dict(killed / "last.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    log_a = [json.loads(x) for x in (full / "log.jsonl").read_text().splitlines()]
+    log_b = [json.loads(x) for x in (killed / "log.jsonl").read_text().splitlines()]
+    assert [r["global_step"] for r in log_b if r["kind"] == "step"] == list(range(1, 7))
+    assert [r.get("val_loss") for r in log_a] == [r.get("val_loss") for r in log_b]
+    meta = json.loads((killed / "model.json").read_text())
+    assert meta["status"] == "finished" and meta["demo"] and meta["sha256"]["last.pt"]
+    stray = tmp_path / "elsewhere" / "copy.pt"  # a copy without its model.json is still known as demo-trained
+    stray.parent.mkdir()
+    stray.write_bytes((killed / "last.pt").read_bytes())
+    assert get_encoder("wav2clip", weights=str(stray), teacher="none").demo_only
+    # a different setting in the same folder is refused, not silently mixed
+    res = runner.invoke(app, [*TINY_ARGS[:-1], "--lr", "0.01", "--quiet", "--out", str(killed)])
+    assert res.exit_code == 1 and "other settings" in res.output
+
+
+def test_torchrun_two_processes_gloo_and_the_checkpoint_loads(tmp_path: Path, demo_env: dict[str, str]) -> None:
+    data = tmp_path / "VGGSound"  # a copy with one corrupt video: reported and skipped, not fatal
+    shutil.copytree(Path(demo_env["BENCH_DEMO"]) / "VGGSound", data)
+    victim = sorted((data / "video").glob("*.mp4"))[0]
+    victim.write_bytes(victim.read_bytes()[:300])
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "bench.cli", *TINY_ARGS, "--epochs", "1", "--clip-s", "5", "--data-root", str(data), "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, env=demo_env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 process(es) on cpu" in proc.stderr and "without a usable video skipped" in proc.stderr
+    assert json.loads((out / "model.json").read_text())["data"]["n_skipped"] >= 1
+    enc = get_encoder("wav2clip", weights=str(out / "best.pt"))
+    assert enc.demo_only and enc.label() == "wav2clip[demo]"
+    assert enc.teacher is not None and enc.teacher.spec.model == "bench-tiny-clip"
+    emb = enc.embed([np.sin(np.arange(16000) / 5.0).astype(np.float32)])
+    assert emb.shape == (1, 512) and np.isfinite(emb).all()
+    steps = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["global_step"] for r in steps if r["kind"] == "step"] == [1, 2, 3]
+
+
+def test_audio_crops_follow_the_target_windows_lazy_or_preloaded(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from bench.task import Clip
+    from encoders.wav2clip.data import AudioWindows
+
+    sr = 16000
+    ramp = (np.arange(10 * sr) / (10 * sr)).astype(np.float32)  # the value tells the time
+    clips = []
+    for i in range(3):
+        path = tmp_path / f"c{i}.wav"
+        sf.write(path, ramp, sr, subtype="FLOAT")
+        clips.append(Clip(id=f"clip{i}", path=path))
+    (tmp_path / "bad.wav").write_bytes(b"RIFF....WAVEjunk")
+    clips.append(Clip(id="bad", path=tmp_path / "bad.wav"))
+    rule = WindowRule(window_s=2.0, clip_s=10.0, fps=30.0, seed=5)
+    pre = AudioWindows(clips, rule, show_progress=False)
+    lazy = AudioWindows(clips, rule, memory_budget_gb=0.0, show_progress=False)
+    assert pre.preloaded and not lazy.preloaded and list(pre.failed) == ["bad"]
+    got, kept = lazy.get([0, 3, 1], prefetch_next=[2])
+    assert kept == [0, 1] and "bad" in lazy.failed
+    for row, i in zip(got, kept, strict=True):
+        start = int(round(rule.start(clips[i].id) * sr))
+        np.testing.assert_array_equal(row, ramp[start : start + 2 * sr])
+        np.testing.assert_array_equal(row, pre.get([i])[0][0])
+    assert rule.window(clips[0]) == (rule.start("clip0"), 2.0)  # the video frames come from the same window
+    lazy.close()

@@ -1,0 +1,18 @@
+"""One small demo suite per test session, shared by the Wav2CLIP test modules (built on first use)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.demo import ensure_demo
+
+SCALE = 0.1
+
+
+def small_demo(tmp_path_factory: pytest.TempPathFactory, *names: str) -> Path:
+    base = tmp_path_factory.getbasetemp() / "wav2clip-demo"
+    for name in names:
+        ensure_demo(name, base, scale=SCALE)  # a no-op when already built with these settings
+    return base
