@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from bench.demo.sounds import Nuisance, class_recipes, render_clip
+from bench.demo.parallel import map_jobs
+from bench.demo.sounds import Nuisance, concept_recipes, render_clip
 
-version = "1"
+version = "2"
 
 ESC10 = {"dog", "rooster", "rain", "sea_waves", "crackling_fire", "crying_baby", "sneezing", "clock_tick", "helicopter", "chainsaw"}
 CATEGORIES = {
@@ -30,11 +31,18 @@ SR = 44100
 DURATION_S = 5.0
 
 
+def _render_job(job: tuple[str, int, list[int]]) -> None:
+    path, k, clip_seed = job
+    recipes = concept_recipes([CATEGORIES[t] for t in sorted(CATEGORIES)])
+    wave = render_clip(recipes, k, np.random.default_rng(clip_seed), SR, DURATION_S, Nuisance())
+    sf.write(path, wave, SR, subtype="PCM_16")
+
+
 def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
     clips_per_fold = max(1, round(CLIPS_PER_CLASS_PER_FOLD * scale))
     targets = sorted(CATEGORIES)
-    recipes = class_recipes(len(targets), seed=seed + 5050)
     rng = np.random.default_rng(seed)
+    jobs: list[tuple[str, int, list[int]]] = []
     (root / "audio").mkdir(parents=True)
     (root / "meta").mkdir()
     rows = []
@@ -48,11 +56,11 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
                 for take in range(takes):
                     letter = "ABCDEFGH"[take]
                     name = f"{fold}-{src}-{letter}-{target}.wav"
-                    wave = render_clip(recipes, k, rng, SR, DURATION_S, Nuisance())
-                    sf.write(root / "audio" / name, wave, SR, subtype="PCM_16")
+                    jobs.append((str(root / "audio" / name), k, [seed, fold, k, src, take]))
                     category = CATEGORIES[target]
                     rows.append([name, fold, target, category, str(category in ESC10), src, letter])
                 made += takes
+    map_jobs(_render_job, jobs)
     with (root / "meta" / "esc50.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["filename", "fold", "target", "category", "esc10", "src_file", "take"])

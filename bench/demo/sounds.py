@@ -194,3 +194,27 @@ def _event(recipe: Recipe, rng: np.random.Generator, sr: int, n: int, nz: Nuisan
     ev = np.zeros(n)
     ev[start : start + length] = render_source(recipe, rng, sr, length, pitch, rate_scale)
     return ev
+
+
+# One synthetic "world" of sound concepts shared by the demo datasets, the way real datasets
+# share categories (VGGSound's "dog barking" and ESC-50's "dog" are the same kind of sound).
+# Each dataset maps its labels to concepts; a concept has one recipe everywhere. Without this
+# the demo datasets would share no sound at all, unlike real ones, and pre-training on the
+# demo VGGSound could not transfer to the demo ESC-50 the way the paper's pre-training does.
+CONCEPTS: tuple[str, ...] = (
+    "dog", "rooster", "rain", "sea_waves", "crackling_fire", "crying_baby", "sneezing", "clock_tick",
+    "helicopter", "chainsaw", "frog", "cat", "crow", "wind", "coughing", "door_wood_knock",
+    "keyboard_typing", "vacuum_cleaner", "siren", "church_bells", "heartbeat", "engine", "cowbell",
+    "marching", "air_conditioner", "car_horn", "children_playing", "drilling", "gun_shot", "jackhammer",
+    "street_music", "alarm_bell", "blender", "dishes", "electric_shaver", "frying", "running_water", "speech",
+)
+WORLD_SEED = 2022
+
+
+def concept_recipes(concepts: list[str]) -> list[Recipe]:
+    """The shared recipe of each named concept (see :data:`CONCEPTS`)."""
+    world = dict(zip(CONCEPTS, class_recipes(len(CONCEPTS), seed=WORLD_SEED), strict=True))
+    unknown = [c for c in concepts if c not in world]
+    if unknown:
+        raise KeyError(f"unknown demo sound concept(s) {unknown}; add them to CONCEPTS")
+    return [world[c] for c in concepts]

@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from bench.demo.sounds import Nuisance, class_recipes, render_clip
+from bench.demo.parallel import map_jobs
+from bench.demo.sounds import Nuisance, concept_recipes, render_clip
 
-version = "1"
+version = "2"
+CONCEPT = {"dog_bark": "dog", "engine_idling": "engine"}  # shared demo sound concepts
 
 CLASSES = ["air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling", "engine_idling",
            "gun_shot", "jackhammer", "siren", "street_music"]
@@ -25,10 +27,19 @@ RATES = [8000, 16000, 22050, 44100, 48000, 96000]
 SUBTYPES = [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "PCM_U8"), ("WAV", "FLOAT"), ("WAVEX", "PCM_24"), ("WAVEX", "PCM_32")]
 
 
+def _render_job(job: tuple[str, int, float, int, str, str, int, list[int]]) -> None:
+    path, cid, duration, sr, fmt, subtype, channels, clip_seed = job
+    rng = np.random.default_rng(clip_seed)
+    recipes = concept_recipes([CONCEPT.get(c, c) for c in CLASSES])
+    wave = render_clip(recipes, cid, rng, sr, duration, Nuisance(), event_span=(0.6, 1.0))
+    data = wave if channels == 1 else np.stack([wave, wave * rng.uniform(0.6, 1.0)], axis=1)
+    sf.write(path, data, sr, subtype=subtype, format=fmt)
+
+
 def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
     clips_per_class_per_fold = max(1, round(4 * scale))
-    recipes = class_recipes(len(CLASSES), seed=seed + 8732)
     rng = np.random.default_rng(seed + 1)
+    jobs: list[tuple[str, int, float, int, str, str, int, list[int]]] = []
     rows = []
     fsid = 10000
     formats: dict[str, int] = {}
@@ -41,14 +52,13 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
                 sr = int(rng.choice(RATES))
                 fmt, subtype = SUBTYPES[int(rng.integers(len(SUBTYPES)))]
                 channels = int(rng.choice([1, 2]))
-                wave = render_clip(recipes, cid, rng, sr, duration, Nuisance(), event_span=(0.6, 1.0))
-                data = wave if channels == 1 else np.stack([wave, wave * rng.uniform(0.6, 1.0)], axis=1)
                 name = f"{fsid}-{cid}-{occ}-0.wav"
-                sf.write(root / "audio" / f"fold{fold}" / name, data, sr, subtype=subtype, format=fmt)
+                jobs.append((str(root / "audio" / f"fold{fold}" / name), cid, duration, sr, fmt, subtype, channels, [seed, fold, cid, occ]))
                 key = f"{sr}Hz/{channels}ch/{fmt}-{subtype}"
                 formats[key] = formats.get(key, 0) + 1
                 start = round(float(rng.uniform(0, 60)), 6)
                 rows.append([name, fsid, start, round(start + duration, 6), int(rng.choice([1, 2])), fold, cid, cname])
+    map_jobs(_render_job, jobs)
     (root / "metadata").mkdir()
     with (root / "metadata" / "UrbanSound8K.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
