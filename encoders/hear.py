@@ -107,6 +107,13 @@ class HearEncoder(Encoder):
         if self.is_torch:
             self.model.to(device).eval()
 
+    @staticmethod
+    def availability() -> tuple[bool, str]:
+        from bench.frameworks import module_available
+
+        have = "hearbaseline installed" if module_available("hearbaseline") else "no HEAR package found"
+        return True, f"wraps an installed HEAR-API module: --encoder hear:MODULE[:WEIGHTS] ({have})"
+
     def options(self) -> dict[str, Any]:
         return {"module": self.module_name, "package": _distribution_version(self.module_name), "shims": self.shims}
 

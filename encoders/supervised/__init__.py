@@ -56,6 +56,10 @@ class SupervisedEncoder(Encoder):
         unknown = set(self.overrides) - set(TrainConfig.__dataclass_fields__)
         assert not unknown, unknown
 
+    @staticmethod
+    def availability() -> tuple[bool, str]:
+        return True, "trains Wav2CLIP's ResNet-18 from scratch per task and fold (no weights needed)"
+
     def options(self) -> dict[str, Any]:
         return {"preset": self.preset, **self.overrides, "architecture": "wav2clip-resnet18-audio+linear"}
 

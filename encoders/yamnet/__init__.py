@@ -43,6 +43,7 @@ PATCH_S = 0.96
 HOP_S = 0.48
 MIN_S = 0.975
 RANDOM = "random"
+RANDOM_MARKER = "BENCH_RANDOM_WEIGHTS.json"
 FIX_WEIGHTS = (
     "with internet: `bench run --encoder yamnet --weights https://tfhub.dev/google/yamnet/1` "
     "(tensorflow_hub caches it in $TFHUB_CACHE_DIR); offline: download the model elsewhere and pass "
@@ -101,7 +102,11 @@ class YAMNetEncoder(Encoder):
                 raise FileNotFoundError(
                     f"yamnet: --weights {weights!r} is neither a SavedModel directory nor a TF-Hub URL; {FIX_WEIGHTS}"
                 )
-        self.random_weights = self.handle == RANDOM
+        # an in-repo random SavedModel passed as a directory is still random weights
+        self.random_weights = self.handle == RANDOM or (
+            self.handle != RANDOM and (Path(self.handle).expanduser() / RANDOM_MARKER).is_file()
+        )
+        self.random_requested = self.random_requested or self.random_weights and weights is not None
         self._model: Any = None
         self._weights_id: str | None = None
 
@@ -122,10 +127,11 @@ class YAMNetEncoder(Encoder):
 
     def weights_id(self) -> str:
         if self._weights_id is None:
-            if self.random_weights:
+            if self.handle == RANDOM:
                 self._weights_id = f"random-seed{self.seed}"
             elif "://" in self.handle and not Path(self.handle).is_dir():
-                self._weights_id = f"hub:{self.handle}"
+                cached = cached_handle_dir(self.handle)
+                self._weights_id = f"hub:{self.handle}" + (f":{_dir_digest(cached)}" if cached else "")
             else:
                 self._weights_id = "savedmodel:" + _dir_digest(Path(self.handle).expanduser())
         return self._weights_id
@@ -142,7 +148,7 @@ class YAMNetEncoder(Encoder):
         """The hub.load'ed model (TF imported here, torch and triton first)."""
         if self._model is None:
             hub = import_tensorflow_hub()
-            if self.random_weights:
+            if self.handle == RANDOM:
                 from encoders.yamnet.savedmodel import ensure_random_yamnet
 
                 location = str(ensure_random_yamnet(paths.models_dir(), self.seed))

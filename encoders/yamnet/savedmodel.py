@@ -55,6 +55,7 @@ LAYERS: tuple[tuple[str, int, int], ...] = (
     ("sep", 2, 1024), ("sep", 1, 1024),
 )
 FORMAT_VERSION = "1"
+RANDOM_MARKER = "BENCH_RANDOM_WEIGHTS.json"  # marks a SavedModel as random weights (labelled so)
 
 
 def _random_variables(seed: int) -> dict[str, np.ndarray]:
@@ -152,7 +153,7 @@ def save_random_yamnet(directory: Path, seed: int = 0) -> Path:
     cls, variables = build_module(seed)
     module = cls(variables, str(class_map))
     tf.saved_model.save(module, str(tmp / "model"))
-    (tmp / "model" / "BENCH_RANDOM_WEIGHTS.json").write_text(
+    (tmp / "model" / RANDOM_MARKER).write_text(
         json.dumps({"model": "yamnet", "seed": seed, "format": FORMAT_VERSION, "random_weights": True})
     )
     if directory.exists():
@@ -165,6 +166,6 @@ def save_random_yamnet(directory: Path, seed: int = 0) -> Path:
 def ensure_random_yamnet(models_dir: Path, seed: int = 0) -> Path:
     """The cached random-weights SavedModel under ``models_dir``, built on first use."""
     target = Path(models_dir) / f"yamnet-random-seed{seed}-v{FORMAT_VERSION}"
-    if (target / "saved_model.pb").is_file() and (target / "BENCH_RANDOM_WEIGHTS.json").is_file():
+    if (target / "saved_model.pb").is_file() and (target / RANDOM_MARKER).is_file():
         return target
     return save_random_yamnet(target, seed)
