@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from scipy.signal import resample_poly
 from helpers import CountingEncoder, register_test_encoders
+from scipy.signal import resample_poly
 from typer.testing import CliRunner
 
 from bench.cli import app

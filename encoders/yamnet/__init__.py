@@ -106,7 +106,7 @@ class YAMNetEncoder(Encoder):
         self.random_weights = self.handle == RANDOM or (
             self.handle != RANDOM and (Path(self.handle).expanduser() / RANDOM_MARKER).is_file()
         )
-        self.random_requested = self.random_requested or self.random_weights and weights is not None
+        self.random_requested = self.random_requested or (self.random_weights and weights is not None)
         self._model: Any = None
         self._weights_id: str | None = None
 
