@@ -6,7 +6,8 @@ torchvision, timm, open_clip and ``torch._dynamo`` all import triton, so
 ``import tensorflow`` followed by any of them crashes, even when torch itself came first.
 Two guards, both cheap:
 
-* :func:`import_tensorflow` (the only way bench code imports TF) loads torch and triton
+* :func:`import_tensorflow` (the only way bench code imports TF) and :func:`preload_triton`
+  (called before importing a HEAR module, which may import TF itself) load torch and triton
   *before* TensorFlow, which is a safe order;
 * :func:`guard_import_order` — called when bench is imported and before every encoder is
   built — notices a TensorFlow that someone else imported first (a notebook, a HEAR
@@ -43,6 +44,20 @@ def triton_blocked() -> bool:
     return "triton" in sys.modules and sys.modules["triton"] is None
 
 
+def preload_triton() -> None:
+    """Load torch and triton's native library now, before anything may load TensorFlow.
+
+    Call before importing code that imports TensorFlow (a TF HEAR module, YAMNet). If
+    TensorFlow is already loaded, triton is blocked instead (:func:`guard_import_order`).
+    """
+    import torch  # noqa: F401  (must precede tensorflow)
+
+    if "tensorflow" in sys.modules:
+        guard_import_order()
+    elif "triton" not in sys.modules and importlib.util.find_spec("triton") is not None:
+        import triton  # noqa: F401  (its import loads libtriton; must precede tensorflow)
+
+
 def import_tensorflow() -> ModuleType:
     """``import tensorflow`` in the order that does not crash; quiet C++ logging by default.
 
@@ -51,10 +66,7 @@ def import_tensorflow() -> ModuleType:
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import torch  # noqa: F401  (must precede tensorflow)
-
-    if "tensorflow" not in sys.modules and "triton" not in sys.modules and importlib.util.find_spec("triton") is not None:
-        import triton  # noqa: F401  (must precede tensorflow)
+    preload_triton()
     try:
         import tensorflow as tf
     except ImportError as exc:

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from bench.encoder import Encoder, FrameEmbeddings, sha256_file
+from bench.frameworks import guard_import_order, preload_triton
 from encoders._frames import pool_to_windows
 
 MEL_ARGS = ("sr", "n_fft", "n_mels", "fmin", "fmax", "htk", "norm", "dtype")
@@ -53,8 +54,10 @@ def librosa_positional_mel() -> Iterator[None]:
 
 
 def import_hear_module(name: str) -> ModuleType:
+    """Import a HEAR module; triton is loaded first in case the module imports TensorFlow."""
+    preload_triton()
     try:
-        return importlib.import_module(name)
+        module = importlib.import_module(name)
     except ImportError as exc:
         top = name.split(".")[0]
         raise ImportError(
@@ -62,6 +65,8 @@ def import_hear_module(name: str) -> ModuleType:
             f"e.g. `pip install --no-deps {top}` (HEAR 2021 packages pin old numpy; --no-deps plus the "
             "few libraries the module imports usually works)"
         ) from exc
+    guard_import_order()
+    return module
 
 
 def _distribution_version(module: str) -> str:

@@ -139,3 +139,19 @@ def test_tensorflow_first_then_torch_encoders_in_one_run(yamnet_savedmodel: Path
     for label in ("yamnet[random-weights]", "tvlogmel"):
         rec = json.loads(ResultsStore(tmp_path / "results").path_for("demo", label, "esc50", "probe-mlp-v1").read_text())
         assert rec["status"] == "ok" and len(rec["folds"]) == 3
+
+
+def test_fresh_process_yamnet_then_torch_training(yamnet_savedmodel: Path, tmp_path: Path) -> None:
+    """Regression: the adapter ran ``import tensorflow`` before loading triton, so the probe's
+    optimiser (torch._dynamo → triton) segfaulted right after YAMNet embedded a task."""
+    esc = tiny_esc50(tmp_path / "ESC-50-master")
+    home = tmp_path / "home"
+    shutil.copytree(yamnet_savedmodel, home / "models" / yamnet_savedmodel.name)
+    env = {**os.environ, "BENCH_HOME": str(home), "TFHUB_CACHE_DIR": str(tmp_path / "hub"), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": os.pathsep.join([str(ROOT.parent), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "bench.cli", "run", "--encoder", "yamnet", "--task", "esc50", "--root", f"esc50={esc}",
+           "--quiet", "--protocol", "probe", "--popt", "max_epochs=3"]
+    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
+    rec = json.loads(ResultsStore(tmp_path / "results").path_for("demo", "yamnet[random-weights]", "esc50", "probe-mlp-v1").read_text())
+    assert rec["status"] == "ok" and rec["timings"]["encoder_calls"] > 0

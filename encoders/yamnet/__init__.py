@@ -35,7 +35,7 @@ import numpy as np
 
 from bench import paths
 from bench.encoder import Encoder, FrameEmbeddings
-from bench.frameworks import import_tensorflow_hub, module_available
+from bench.frameworks import import_tensorflow, import_tensorflow_hub, module_available
 from encoders._frames import pool_to_windows
 
 OFFICIAL_HANDLE = "https://tfhub.dev/google/yamnet/1"
@@ -162,9 +162,9 @@ class YAMNetEncoder(Encoder):
 
     def native_frames(self, wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """YAMNet's own patch embeddings [N, 1024] and patch centres (s) for one clip."""
-        import tensorflow as tf
-
-        _scores, embeddings, _log_mel = self.model()(tf.constant(np.asarray(wave, dtype=np.float32)))
+        model = self.model()  # imports TensorFlow the safe way; never `import tensorflow` before this
+        tf = import_tensorflow()
+        _scores, embeddings, _log_mel = model(tf.constant(np.asarray(wave, dtype=np.float32)))
         emb = np.asarray(embeddings.numpy(), dtype=np.float32)
         centres = np.arange(len(emb), dtype=np.float64) * HOP_S + PATCH_S / 2
         return emb, centres
