@@ -11,8 +11,8 @@ zero-shot and every other embedding protocol are ``n/a``.
 Presets (``--opt preset=...``; individual fields override, e.g. ``--opt max_epochs=30``):
 
 * ``full`` (real data): at most 100 epochs, patience 10, batch 32, Adam 1e-3, full clips;
-* ``demo`` (demo suite, the default there): at most 6 epochs, patience 2, batch 16, random
-  1 s training crops (evaluation always on full clips) — minutes on 2 CPU cores.
+* ``demo`` (demo suite, the default there): at most 8 epochs, patience 3, batch 8, full
+  clips — minutes per task on 2 CPU cores at ``BENCH_DEMO_SCALE=0.25``.
 
 ``auto`` (default) picks ``demo`` on demo data and ``full`` on real data.
 """
