@@ -19,11 +19,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.frameworks import guard_import_order
 from bench.registry import Registry, RegistryError
+
+if TYPE_CHECKING:
+    from bench.protocols import Protocol
 
 
 class NotSupportedError(NotImplementedError):
@@ -60,6 +64,22 @@ class Encoder(ABC):
     def label(self) -> str:
         """Row label in tables; subclasses add a weights tag when not the default weights."""
         return self.name
+
+    def protocol_for(self, protocol: Protocol) -> Protocol | None:
+        """The protocol to run in ``protocol``'s place; None marks the cell "n/a".
+
+        Frozen encoders run every protocol as is. Encoders that train end to end (the
+        supervised baseline) substitute their own for the probe and opt out of the rest.
+        """
+        return protocol
+
+    def refusal(self, data_kind: str) -> str | None:
+        """Why this encoder must not run on ``data_kind`` ("real" or "demo") data; None if it may.
+
+        Adapters that stand in random weights for missing real ones refuse real data unless
+        the user asked for random weights explicitly.
+        """
+        return None
 
     def fingerprint(self) -> str:
         payload = {
@@ -142,6 +162,10 @@ EncoderFactory = Callable[..., Encoder]
 ENCODERS: Registry[EncoderFactory] = Registry("encoder", entry_point_group="bench.encoders")
 ENCODERS.register("logmel", "encoders.logmel:LogMelEncoder", origin="bench built-in")
 ENCODERS.register("wav2clip", "encoders.wav2clip.encoder:Wav2CLIPEncoder", origin="bench built-in")
+ENCODERS.register("yamnet", "encoders.yamnet:YAMNetEncoder", origin="bench built-in")
+ENCODERS.register("openl3", "encoders.openl3:OpenL3Encoder", origin="bench built-in")
+ENCODERS.register("supervised", "encoders.supervised:SupervisedEncoder", origin="bench built-in")
+ENCODERS.register("hear", "encoders.hear:HearEncoder", origin="bench built-in")
 
 
 def get_encoder(spec: str, **options: Any) -> Encoder:
@@ -150,6 +174,7 @@ def get_encoder(spec: str, **options: Any) -> Encoder:
     Only options the factory accepts are passed, except that an option the user set
     explicitly (not None) and the factory does not accept is an error naming the choices.
     """
+    guard_import_order()
     if spec.startswith("hear:"):
         parts = spec.split(":", 2)
         options = {**options, "module": parts[1]}

@@ -118,6 +118,9 @@ def run_cell(
     stats: ExtractionStats,
 ) -> CellOutcome:
     kind = str(dataset.info.get("kind", "real"))
+    replacement = encoder.protocol_for(protocol)
+    opted_out = replacement is None
+    protocol = replacement or protocol
     ctx = ProtocolContext(task, dataset, None, encoder, seed=opts.seed, device=opts.device,
                           options=dict(opts.protocol_options), show_progress=opts.show_progress,
                           store=EmbeddingStore(opts.cache_dir))
@@ -127,15 +130,16 @@ def run_cell(
         return CellOutcome(encoder.name, task.name, protocol.short, "cached", results.path_for(kind, encoder.label(), task.name, protocol.id))
     base = _record_base(encoder, task, dataset, protocol, params)
     missing = protocol.needs - capabilities(encoder)
-    if missing:
-        reason = f"encoder {encoder.name!r} has no {'/'.join(sorted(missing))} side"
+    if missing or opted_out:
+        reason = (f"encoder {encoder.name!r} trains end to end; it has no frozen embeddings for {protocol.short}"
+                  if opted_out else f"encoder {encoder.name!r} has no {'/'.join(sorted(missing))} side")
         record = ResultRecord(**base, folds=[], summary={}, primary_metric=task.primary_metric, status="n/a", reason=reason, provenance=provenance())
         path = results.write(record)
         return CellOutcome(encoder.name, task.name, protocol.short, "n/a", path, reason)
 
     t0 = time.perf_counter()
     level = "clip" if protocol.frames_window_s is None else f"frames:{protocol.frames_window_s:g}"
-    if level not in view_cache:
+    if protocol.uses_store and level not in view_cache:
         calls_before = stats.encoder_calls
         kwargs: dict[str, Any] = {
             "frames_window_s": protocol.frames_window_s, "on_error": opts.on_error, "batch_size": opts.batch_size,
@@ -149,7 +153,7 @@ def run_cell(
         if stats.encoder_calls > calls_before:
             opts.say(f"  embedded {stats.embedded} clips of {task.title} with {encoder.name} in {stats.seconds:.1f} s")
     extract_s = time.perf_counter() - t0
-    ctx.view = view_cache[level]
+    ctx.view = view_cache.get(level) if protocol.uses_store else None
     t1 = time.perf_counter()
     try:
         out = protocol.run(ctx)
@@ -168,7 +172,7 @@ def run_cell(
         summary=summary,
         primary_metric=metric_names[0],
         predictions=out.predictions,
-        skipped_files=dict(ctx.view.failed),
+        skipped_files=dict(ctx.view.failed) if ctx.view is not None else dict(out.extra.pop("skipped_files", {})),
         missing_files=[m.id for m in dataset.missing],
         timings={"extract_s": round(extract_s, 3), "protocol_s": round(protocol_s, 3), "encoder_calls": stats.encoder_calls},
         provenance=provenance(),
@@ -232,6 +236,11 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
                         f"refusing to score real data ({task.title} at {dataset.root}). Give it real weights: --weights PATH, "
                         "or fetch the release with `bench weights fetch wav2clip-official`."
                     )
+                refused = encoder.refusal(str(dataset.info.get("kind", "real")))
+                if refused is not None:
+                    opts.say(f"skip {task.name}: {refused}")
+                    outcomes.append(CellOutcome(encoder.name, task.name, "-", "refused", summary=refused))
+                    continue
                 view_cache: dict[str, EmbeddingView] = {}
                 stats = ExtractionStats()
                 if info.active:

@@ -22,3 +22,15 @@ def _isolated_bench_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delenv("BENCH_CACHE", raising=False)
     monkeypatch.delenv("BENCH_DEMO", raising=False)
     monkeypatch.delenv("BENCH_DATA_ROOT", raising=False)
+
+
+@pytest.fixture(scope="session")
+def yamnet_savedmodel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """YAMNet's architecture with random weights, saved once per session as a TF-Hub SavedModel.
+
+    TensorFlow is imported through bench.frameworks (torch and triton first), so later tests
+    in this process can still import torchvision / open_clip.
+    """
+    from encoders.yamnet.savedmodel import save_random_yamnet
+
+    return save_random_yamnet(tmp_path_factory.mktemp("yamnet") / "yamnet-random-seed0-v1", seed=0)

@@ -80,4 +80,5 @@ def test_demo_teacher_learns_the_demo_classes(tmp_path: Path, tmp_path_factory: 
         img, txt = t.embed_images(imgs), t.embed_text([f"a video of {c}." for c in dataset.classes])
         sims = (img / np.linalg.norm(img, axis=1, keepdims=True)) @ (txt / np.linalg.norm(txt, axis=1, keepdims=True)).T
         accuracy[name] = float((sims.argmax(1) == y).mean())
-    assert accuracy["trained"] > 0.4 and accuracy["trained"] > accuracy["random"] + 0.2, accuracy
+    chance = 1 / len(dataset.classes)  # 22 demo classes: 0.045
+    assert accuracy["trained"] > 5 * chance and accuracy["trained"] > accuracy["random"] + 0.2, (accuracy, chance)

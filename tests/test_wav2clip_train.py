@@ -102,10 +102,18 @@ def test_killed_run_resumes_mid_epoch_to_the_same_weights(tmp_path: Path, demo_e
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     log_a = [json.loads(x) for x in (full / "log.jsonl").read_text().splitlines()]
     log_b = [json.loads(x) for x in (killed / "log.jsonl").read_text().splitlines()]
-    assert [r["global_step"] for r in log_b if r["kind"] == "step"] == list(range(1, 7))
+    per_epoch = json.loads((full / "model.json").read_text())["data"]["n_train"] // 4  # batch 4, last partial batch dropped
+    assert [r["global_step"] for r in log_b if r["kind"] == "step"] == list(range(1, 2 * per_epoch + 1))
     assert [r.get("val_loss") for r in log_a] == [r.get("val_loss") for r in log_b]
     meta = json.loads((killed / "model.json").read_text())
     assert meta["status"] == "finished" and meta["demo"] and meta["sha256"]["last.pt"]
+    more = [*TINY_ARGS]  # a run that ended at --epochs (not by early stopping) is extended by a larger --epochs
+    more[more.index("--epochs") + 1] = "3"
+    res = runner.invoke(app, [*more, "--out", str(killed)])
+    assert res.exit_code == 0 and "resumed" in res.output, res.output
+    assert json.loads((killed / "model.json").read_text())["epochs"] == 3
+    log_c = [json.loads(x) for x in (killed / "log.jsonl").read_text().splitlines()]
+    assert [r["global_step"] for r in log_c if r["kind"] == "step"] == list(range(1, 3 * per_epoch + 1))
     stray = tmp_path / "elsewhere" / "copy.pt"  # a copy without its model.json is still known as demo-trained
     stray.parent.mkdir()
     stray.write_bytes((killed / "last.pt").read_bytes())
@@ -133,7 +141,8 @@ def test_torchrun_two_processes_gloo_and_the_checkpoint_loads(tmp_path: Path, de
     emb = enc.embed([np.sin(np.arange(16000) / 5.0).astype(np.float32)])
     assert emb.shape == (1, 512) and np.isfinite(emb).all()
     steps = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
-    assert [r["global_step"] for r in steps if r["kind"] == "step"] == [1, 2, 3]
+    per_epoch = json.loads((out / "model.json").read_text())["data"]["n_train"] // 4  # global batch 4 over 2 ranks
+    assert [r["global_step"] for r in steps if r["kind"] == "step"] == list(range(1, per_epoch + 1))
 
 
 def test_audio_crops_follow_the_target_windows_lazy_or_preloaded(tmp_path: Path) -> None:

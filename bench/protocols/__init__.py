@@ -53,6 +53,7 @@ class Protocol(ABC):
     kinds: tuple[TaskKind, ...] = ()
     needs: frozenset[str] = frozenset()
     frames_window_s: float | None = None  # None: clip-level embeddings
+    uses_store: bool = True  # False: trains on audio itself (end-to-end baselines); no extraction
 
     def applies_to(self, task: TaskSpec) -> bool:
         return task.kind in self.kinds

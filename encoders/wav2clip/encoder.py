@@ -160,6 +160,13 @@ class Wav2CLIPEncoder(Encoder):
         return True, ("no weights yet: the first run distils a demo model (a few minutes on CPU); "
                       "for real data fetch the release (`bench weights fetch wav2clip-official`) or pass --weights")
 
+    def refusal(self, data_kind: str) -> str | None:
+        """Demo-trained weights are for the demo suite only (also refused as a HEAR module)."""
+        if self.demo_only and data_kind != "demo":
+            return (f"wav2clip: the weights {self.weights_id()[:12]} were trained on the synthetic demo suite; refusing "
+                    "to score real data. Give it real weights: --weights PATH, or `bench weights fetch wav2clip-official`.")
+        return None
+
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"norm": self.norm, "teacher": self.teacher.spec.identity() if self.teacher else None}
         if self.weights.kind == "random":

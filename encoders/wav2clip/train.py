@@ -437,6 +437,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
         _set_rng_state(state["rng"][env.rank], device)
         if status == "stopped":  # a --max-steps run continues when asked for more
             status = "running"
+        elif status == "finished" and epoch < cfg.max_epochs and bad_epochs < cfg.early_stop_patience:
+            status = "running"  # ended at max_epochs, not by early stopping: --epochs N extends it
         say(f"resumed {out_dir} at epoch {epoch} step {step} (global step {global_step})")
     runlog = RunLog(out_dir, global_step if state is not None else None) if env.main else None
     net: nn.Module = model

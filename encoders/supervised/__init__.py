@@ -1,0 +1,79 @@
+"""``supervised``: the paper's "Supervise" row — Wav2CLIP's ResNet-18, trained from scratch per task.
+
+Not a frozen encoder. It declares its own protocol (:mod:`encoders.supervised.protocol`)
+in place of the MLP probe: for every classification task the same ``ResNet18Audio`` as
+Wav2CLIP's audio encoder (random init) plus a linear head is trained end to end on each
+fold's training clips with the task's loss (cross-entropy or BCE), early-stopped on the same
+validation clips the probe uses (:func:`bench.splits.make_splits`) and scored on the test
+fold. Results carry the protocol short name ``probe`` so they fill the Table 2 row; the
+zero-shot and every other embedding protocol are ``n/a``.
+
+Presets (``--opt preset=...``; individual fields override, e.g. ``--opt max_epochs=30``):
+
+* ``full`` (real data): at most 100 epochs, patience 10, batch 32, Adam 1e-3, full clips;
+* ``demo`` (demo suite, the default there): at most 8 epochs, patience 3, batch 8, full
+  clips — minutes per task on 2 CPU cores at ``BENCH_DEMO_SCALE=0.25``.
+
+``auto`` (default) picks ``demo`` on demo data and ``full`` on real data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from bench.encoder import Encoder, NotSupportedError
+from bench.protocols import Protocol
+from encoders.supervised.protocol import PRESETS, SupervisedProtocol, TrainConfig
+
+
+class SupervisedEncoder(Encoder):
+    name = "supervised"
+    version = "1"
+    sample_rate = 16000
+    embedding_dim = 512
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        preset: str = "auto",
+        max_epochs: int | None = None,
+        patience: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        weight_decay: float | None = None,
+        crop_s: float | None = None,
+    ) -> None:
+        if preset not in ("auto", *PRESETS):
+            raise ValueError(f"supervised: preset must be 'auto' or one of {sorted(PRESETS)}, got {preset!r}")
+        self.device = device
+        self.preset = preset
+        overrides = {"max_epochs": max_epochs, "patience": patience, "batch_size": batch_size, "lr": lr,
+                     "weight_decay": weight_decay, "crop_s": crop_s}
+        self.overrides = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(self.overrides) - set(TrainConfig.__dataclass_fields__)
+        assert not unknown, unknown
+
+    @staticmethod
+    def availability() -> tuple[bool, str]:
+        return True, "trains Wav2CLIP's ResNet-18 from scratch per task and fold (no weights needed)"
+
+    def options(self) -> dict[str, Any]:
+        return {"preset": self.preset, **self.overrides, "architecture": "wav2clip-resnet18-audio+linear"}
+
+    def config(self, data_kind: str) -> TrainConfig:
+        name = self.preset if self.preset != "auto" else ("demo" if data_kind == "demo" else "full")
+        return PRESETS[name].with_overrides(name, self.overrides)
+
+    def protocol_for(self, protocol: Protocol) -> Protocol | None:
+        """Replace the frozen-embedding probe by end-to-end training; nothing else applies."""
+        if protocol.short == "probe":
+            return SupervisedProtocol(self)
+        return None
+
+    def embed(self, waves: Sequence[np.ndarray]) -> np.ndarray:
+        raise NotSupportedError(
+            "supervised trains a ResNet-18 end to end per task and fold; it has no frozen clip embedding"
+        )

@@ -1,0 +1,113 @@
+"""The supervised-from-scratch baseline: its own protocol, the probe's splits, per-fold resume."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixtures import write_esc50
+from sklearn.metrics import accuracy_score
+
+from bench.audio import ClipPolicy
+from bench.encoder import NotSupportedError, get_encoder
+from bench.protocols import ProtocolContext, get_protocol
+from bench.splits import make_splits
+from bench.task import Dataset, TaskSpec, get_task
+
+TARGETS = {0: "dog", 1: "rooster"}
+OPTS = {"max_epochs": 2, "patience": 1, "batch_size": 8, "crop_s": 0.25}  # one step per epoch here
+ROOT = Path(__file__).parent
+
+
+def tiny_task(root: Path) -> tuple[TaskSpec, Dataset]:
+    """ESC-50 layout, 2 classes × 2 clips × folds 1–3, 0.5 s clips: a few training steps per run."""
+    if not (root / "meta" / "esc50.csv").exists():
+        write_esc50(root, TARGETS, per_fold=2, sr=8000, seconds=1.0)
+        meta = root / "meta" / "esc50.csv"
+        lines = meta.read_text().splitlines()
+        meta.write_text("\n".join([lines[0], *(ln for ln in lines[1:] if ln.split(",")[1] in "123")]) + "\n")
+    task = replace(get_task("esc50"), clip_policy=ClipPolicy(duration_s=0.5))
+    return task, task.loader(root)
+
+
+def run_protocol(task: TaskSpec, ds: Dataset):  # type: ignore[no-untyped-def]
+    enc = get_encoder("supervised", **OPTS)
+    proto = enc.protocol_for(get_protocol("probe"))
+    assert proto is not None
+    return proto.run(ProtocolContext(task, ds, None, enc, seed=0, show_progress=False))
+
+
+def test_trains_on_the_probe_splits_and_scores_each_fold(tmp_path: Path) -> None:
+    task, ds = tiny_task(tmp_path / "ESC-50-master")
+    enc = get_encoder("supervised", **OPTS)
+    assert enc.protocol_for(get_protocol("zeroshot")) is None
+    with pytest.raises(NotSupportedError):
+        enc.embed([np.zeros(16000, np.float32)])
+    out = run_protocol(task, ds)
+    splits = make_splits(task, ds, seed=0)
+    assert [f.fold for f in out.folds] == [s.name for s in splits]
+    by_id = {c.id: c for c in ds.clips}
+    scores = out.scores["scores"]
+    fold_of = np.array(out.predictions["fold"])
+    for f, s in zip(out.folds, splits, strict=True):
+        assert (f.n_train, f.n_val, f.n_test) == (len(s.train), len(s.val), len(s.test))
+        rows = np.flatnonzero(fold_of == s.name)
+        ids = [out.predictions["ids"][i] for i in rows]
+        assert set(ids) == {c.id for c in s.test}
+        y = [by_id[i].target for i in ids]
+        assert f.metrics["accuracy"] == pytest.approx(accuracy_score(y, scores[rows].argmax(1)))
+        assert 1 <= f.info["epochs_run"] <= 2 and not f.info["resumed"]
+    np.testing.assert_allclose(scores.sum(axis=1), 1, atol=1e-5)
+    assert out.params["train"]["max_epochs"] == 2 and out.params["train"]["preset"] == "full"  # real data
+    ckdir = next((Path(os.environ["BENCH_HOME"]) / "supervised" / "esc50").iterdir())
+    assert sorted(p.name for p in ckdir.glob("*.json")) == [f"{s.name}.json" for s in splits]
+    assert not list(ckdir.glob("*.ckpt.pt"))
+
+
+KILLED_RUN = """
+import os, signal, sys
+sys.path[:0] = [{root!r}, {tests!r}]
+from pathlib import Path
+import encoders.supervised.protocol as sp
+from test_supervised import run_protocol, tiny_task
+saves = []
+original = sp.save_checkpoint
+def save_then_die(state, path):
+    original(state, path)
+    saves.append(path.name)
+    if len(saves) == 3:  # fold 1 finished (2 epochs), fold 2 has one epoch on disk
+        os.kill(os.getpid(), signal.SIGKILL)
+sp.save_checkpoint = save_then_die
+run_protocol(*tiny_task(Path({data!r})))
+"""
+
+
+def test_a_killed_run_resumes_the_unfinished_fold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    task, ds = tiny_task(tmp_path / "ESC-50-master")
+    reference = run_protocol(task, ds)  # uninterrupted, in this test's BENCH_HOME
+
+    home = tmp_path / "killed-home"
+    script = KILLED_RUN.format(root=str(ROOT.parent), tests=str(ROOT), data=str(tmp_path / "ESC-50-master"))
+    env = {**os.environ, "BENCH_HOME": str(home)}
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    ckdir = next((home / "supervised" / "esc50").iterdir())
+    assert (ckdir / "fold1.json").is_file() and (ckdir / "fold2.ckpt.pt").is_file()
+
+    import encoders.supervised.protocol as sp
+
+    fits: list[str] = []
+    original_fit = sp.FoldTrainer.fit
+    monkeypatch.setattr(sp.FoldTrainer, "fit", lambda self, split, ckpt: (fits.append(split.name), original_fit(self, split, ckpt))[1])
+    monkeypatch.setenv("BENCH_HOME", str(home))
+    resumed = run_protocol(task, ds)
+    assert fits == ["fold2", "fold3"]  # fold 1 was not trained again
+    assert [f.info["resumed"] for f in resumed.folds] == [False, True, False]
+    assert [f.metrics for f in resumed.folds] == [f.metrics for f in reference.folds]
+    np.testing.assert_allclose(resumed.scores["scores"], reference.scores["scores"], atol=1e-5)
