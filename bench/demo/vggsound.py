@@ -42,7 +42,7 @@ SR = 16000
 FPS = 30
 SIZE = 64
 DURATION_S = 5.0
-TRAIN_PER_CLASS = 16
+TRAIN_PER_CLASS = 48
 TEST_PER_CLASS = 5
 ID_CHARS = string.ascii_letters + string.digits + "-_"
 

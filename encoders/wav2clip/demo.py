@@ -161,7 +161,7 @@ def ensure_demo_model(device: str = "cpu", show_progress: bool = True) -> Path:
     if recorded is not None and any(recorded.get(k) != v for k, v in _wanted_demo().items()):
         shutil.rmtree(out)  # made for another demo suite (scale, version): start over
     print(f"wav2clip: no weights given and none fetched; distilling a demo model into {out} "
-          "(first use only, a few minutes on CPU)", file=sys.stderr, flush=True)
+          "(first use only, about 20 minutes on 2 CPU cores)", file=sys.stderr, flush=True)
     result = train(preset("demo", out_dir=out, device=device, show_progress=show_progress))
     if result.best_path is None or result.status != "finished":
         raise RuntimeError(f"demo distillation in {out} did not finish ({result.status}); run it again to resume")
