@@ -230,13 +230,9 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
                     opts.say(f"skip {task.name}: {exc}")
                     outcomes.append(CellOutcome(encoder.name, task.name, "-", "no-data", summary=str(exc)))
                     continue
-                if getattr(encoder, "demo_only", False) and dataset.info.get("kind") != "demo":
-                    raise DemoOnlyEncoderError(
-                        f"encoder {encoder.label()!r} was trained on the synthetic demo suite (weights {encoder.weights_id()[:12]}); "
-                        f"refusing to score real data ({task.title} at {dataset.root}). Give it real weights: --weights PATH, "
-                        "or fetch the release with `bench weights fetch wav2clip-official`."
-                    )
                 refused = encoder.refusal(str(dataset.info.get("kind", "real")))
+                if refused is not None and getattr(encoder, "demo_only", False):  # demo-trained weights stop the run
+                    raise DemoOnlyEncoderError(f"{refused} ({task.title} at {dataset.root})")
                 if refused is not None:
                     opts.say(f"skip {task.name}: {refused}")
                     outcomes.append(CellOutcome(encoder.name, task.name, "-", "refused", summary=refused))

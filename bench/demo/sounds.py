@@ -10,6 +10,7 @@ cannot solve the demo and a better encoder can still show it is better.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -211,9 +212,14 @@ CONCEPTS: tuple[str, ...] = (
 WORLD_SEED = 2022
 
 
+@functools.cache
+def _world() -> dict[str, Recipe]:
+    return dict(zip(CONCEPTS, class_recipes(len(CONCEPTS), seed=WORLD_SEED), strict=True))
+
+
 def concept_recipes(concepts: list[str]) -> list[Recipe]:
-    """The shared recipe of each named concept (see :data:`CONCEPTS`)."""
-    world = dict(zip(CONCEPTS, class_recipes(len(CONCEPTS), seed=WORLD_SEED), strict=True))
+    """The shared recipe of each named concept (see :data:`CONCEPTS`); built once per process."""
+    world = _world()
     unknown = [c for c in concepts if c not in world]
     if unknown:
         raise KeyError(f"unknown demo sound concept(s) {unknown}; add them to CONCEPTS")

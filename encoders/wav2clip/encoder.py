@@ -163,8 +163,9 @@ class Wav2CLIPEncoder(Encoder):
     def refusal(self, data_kind: str) -> str | None:
         """Demo-trained weights are for the demo suite only (also refused as a HEAR module)."""
         if self.demo_only and data_kind != "demo":
-            return (f"wav2clip: the weights {self.weights_id()[:12]} were trained on the synthetic demo suite; refusing "
-                    "to score real data. Give it real weights: --weights PATH, or `bench weights fetch wav2clip-official`.")
+            return (f"encoder {self.label()!r} was trained on the synthetic demo suite (weights {self.weights_id()[:12]}); "
+                    "refusing to score real data. Give it real weights: --weights PATH, "
+                    "or fetch the release with `bench weights fetch wav2clip-official`.")
         return None
 
     def options(self) -> dict[str, Any]:
