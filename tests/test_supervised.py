@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -70,44 +71,58 @@ def test_trains_on_the_probe_splits_and_scores_each_fold(tmp_path: Path) -> None
     assert not list(ckdir.glob("*.ckpt.pt"))
 
 
-KILLED_RUN = """
-import os, signal, sys
+RUN_SCRIPT = """
+import json, os, signal, sys
 sys.path[:0] = [{root!r}, {tests!r}]
 from pathlib import Path
+import numpy as np
 import encoders.supervised.protocol as sp
 from test_supervised import run_protocol, tiny_task
-saves = []
+saves, fits = [], []
 original = sp.save_checkpoint
 def save_then_die(state, path):
     original(state, path)
     saves.append(path.name)
     if len(saves) == 3:  # fold 1 finished (2 epochs), fold 2 has one epoch on disk
         os.kill(os.getpid(), signal.SIGKILL)
-sp.save_checkpoint = save_then_die
-run_protocol(*tiny_task(Path({data!r})))
+if {kill!r}:
+    sp.save_checkpoint = save_then_die
+original_fit = sp.FoldTrainer.fit
+def counted_fit(self, split, ckpt):
+    fits.append(split.name)
+    return original_fit(self, split, ckpt)
+sp.FoldTrainer.fit = counted_fit
+out = run_protocol(*tiny_task(Path({data!r})))
+np.save({out!r} + ".npy", out.scores["scores"])
+Path({out!r} + ".json").write_text(json.dumps({{"fits": fits, "metrics": [f.metrics for f in out.folds],
+                                                "resumed": [f.info["resumed"] for f in out.folds]}}))
 """
 
 
-def test_a_killed_run_resumes_the_unfinished_fold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    task, ds = tiny_task(tmp_path / "ESC-50-master")
-    reference = run_protocol(task, ds)  # uninterrupted, in this test's BENCH_HOME
-
-    home = tmp_path / "killed-home"
-    script = KILLED_RUN.format(root=str(ROOT.parent), tests=str(ROOT), data=str(tmp_path / "ESC-50-master"))
-    env = {**os.environ, "BENCH_HOME": str(home)}
+def run_in_subprocess(tmp_path: Path, home: Path, name: str, kill: bool = False) -> tuple[dict, np.ndarray]:  # type: ignore[type-arg]
+    """The protocol in a fresh process with one environment: runs compared for equality never mix
+    the pytest process's thread count with a subprocess's (CPU kernels reduce by thread count)."""
+    out = str(tmp_path / name)
+    script = RUN_SCRIPT.format(root=str(ROOT.parent), tests=str(ROOT), data=str(tmp_path / "ESC-50-master"), kill=kill, out=out)
+    env = {**os.environ, "BENCH_HOME": str(home), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == -9, proc.stderr[-2000:]
+    if kill:
+        assert proc.returncode == -9, proc.stderr[-2000:]
+        return {}, np.zeros(0)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(Path(out + ".json").read_text()), np.load(out + ".npy")
+
+
+def test_a_killed_run_resumes_the_unfinished_fold(tmp_path: Path) -> None:
+    tiny_task(tmp_path / "ESC-50-master")
+    reference, reference_scores = run_in_subprocess(tmp_path, tmp_path / "reference-home", "reference")
+    assert reference["fits"] == ["fold1", "fold2", "fold3"]
+    home = tmp_path / "killed-home"
+    run_in_subprocess(tmp_path, home, "killed", kill=True)
     ckdir = next((home / "supervised" / "esc50").iterdir())
     assert (ckdir / "fold1.json").is_file() and (ckdir / "fold2.ckpt.pt").is_file()
-
-    import encoders.supervised.protocol as sp
-
-    fits: list[str] = []
-    original_fit = sp.FoldTrainer.fit
-    monkeypatch.setattr(sp.FoldTrainer, "fit", lambda self, split, ckpt: (fits.append(split.name), original_fit(self, split, ckpt))[1])
-    monkeypatch.setenv("BENCH_HOME", str(home))
-    resumed = run_protocol(task, ds)
-    assert fits == ["fold2", "fold3"]  # fold 1 was not trained again
-    assert [f.info["resumed"] for f in resumed.folds] == [False, True, False]
-    assert [f.metrics for f in resumed.folds] == [f.metrics for f in reference.folds]
-    np.testing.assert_allclose(resumed.scores["scores"], reference.scores["scores"], atol=1e-5)
+    resumed, resumed_scores = run_in_subprocess(tmp_path, home, "resumed")
+    assert resumed["fits"] == ["fold2", "fold3"]  # fold 1 was not trained again
+    assert resumed["resumed"] == [False, True, False]
+    assert resumed["metrics"] == reference["metrics"]
+    np.testing.assert_allclose(resumed_scores, reference_scores, atol=1e-5)

@@ -77,11 +77,21 @@ def read_state(path: Path) -> dict[str, object]:
         return {}
 
 
+def bench_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``bench`` in a fresh process with ``env``: every run compared for bit-identity goes this way.
+
+    Mixing a run in the pytest process with one in a subprocess compares different thread
+    counts (and CPU kernels reduce in a thread-dependent order), so none is made in-process.
+    """
+    return subprocess.run([sys.executable, "-m", "bench.cli", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
 def test_killed_run_resumes_mid_epoch_to_the_same_weights(tmp_path: Path, demo_env: dict[str, str]) -> None:
     runner = CliRunner()
     full = tmp_path / "full"
-    res = runner.invoke(app, [*TINY_ARGS, "--out", str(full)])
-    assert res.exit_code == 0, res.output
+    res_full = bench_cli([*TINY_ARGS, "--out", str(full)], demo_env)
+    assert res_full.returncode == 0, res_full.stderr[-3000:]
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *TINY_ARGS, "--out", str(killed)], cwd=REPO, env=demo_env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -95,9 +105,11 @@ def test_killed_run_resumes_mid_epoch_to_the_same_weights(tmp_path: Path, demo_e
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode() if proc.stderr else ""
     assert not (killed / "last.pt").exists()  # it died inside the first epoch
-    res = runner.invoke(app, [*TINY_ARGS, "--out", str(killed)])
-    assert res.exit_code == 0, res.output
-    assert "resumed" in res.output and "at epoch 0 step" in res.output
+    assert read_state(killed / "state.json")["numerics"]["torch_threads"] == 1  # type: ignore[index]
+    resumed = bench_cli([*TINY_ARGS, "--out", str(killed)], demo_env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed" in resumed.stderr and "at epoch 0 step" in resumed.stderr
+    assert "bit-identical" not in resumed.stderr  # same numerics: no warning
     a, b = read_state_dict(full / "last.pt"), read_state_dict(killed / "last.pt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     log_a = [json.loads(x) for x in (full / "log.jsonl").read_text().splitlines()]
@@ -172,3 +184,17 @@ def test_audio_crops_follow_the_target_windows_lazy_or_preloaded(tmp_path: Path)
         np.testing.assert_array_equal(row, pre.get([i])[0][0])
     assert rule.window(clips[0]) == (rule.start("clip0"), 2.0)  # the video frames come from the same window
     lazy.close()
+
+
+def test_resume_with_another_thread_count_says_the_weights_will_differ(tmp_path: Path, demo_env: dict[str, str]) -> None:
+    out = tmp_path / "run"
+    first = bench_cli([*TINY_ARGS, "--max-steps", "1", "--out", str(out)], {**demo_env, "OMP_NUM_THREADS": "1"})
+    assert first.returncode == 0, first.stderr[-3000:]
+    state = read_state(out / "state.json")
+    assert state["numerics"]["torch_threads"] == 1 and state["numerics"]["device"] == "cpu"  # type: ignore[index]
+    second = bench_cli([*TINY_ARGS, "--max-steps", "2", "--out", str(out)], {**demo_env, "OMP_NUM_THREADS": "2"})
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert ("resuming with 2 threads; the interrupted run used 1: the weights will not be bit-identical to an "
+            "uninterrupted run") in " ".join(second.stderr.split())
+    assert read_state(out / "state.json")["numerics"]["torch_threads"] == 2  # type: ignore[index]
+    assert "numerics_changed_on_resume" in json.loads((out / "model.json").read_text())

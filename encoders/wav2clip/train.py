@@ -279,6 +279,44 @@ def _set_rng_state(state: dict[str, Any], device: str) -> None:
         torch.cuda.set_rng_state(state["cuda"], torch.device(device))
 
 
+def run_numerics(device: str, world: int) -> dict[str, Any]:
+    """What decides the floating-point result besides the data and the seed.
+
+    On CPU the convolution kernels split their reductions by thread count, so one and two
+    threads give different sums and training amplifies the difference. A resume is
+    bit-identical to an uninterrupted run only when all of these match.
+    """
+    return {
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+        "processes": world,
+        "dtype": str(torch.get_default_dtype()).removeprefix("torch."),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch": torch.__version__,
+    }
+
+
+def numerics_changes(before: dict[str, Any] | None, now: dict[str, Any]) -> list[str]:
+    """One sentence per setting that differs from the interrupted run's (empty: none)."""
+    if before is None:
+        return ["the interrupted run did not record its numerics: the weights may not be bit-identical to an uninterrupted run"]
+    out = []
+    for key, value in now.items():
+        old = before.get(key)
+        if old == value:
+            continue
+        if key == "torch_threads":
+            what = f"resuming with {value} thread{'s' if value != 1 else ''}; the interrupted run used {old}"
+        else:
+            what = f"resuming with {key.replace('_', ' ')} {value}; the interrupted run used {old}"
+        out.append(f"{what}: the weights will not be bit-identical to an uninterrupted run")
+    return out
+
+
 def _save_torch(obj: Any, path: Path) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -424,6 +462,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr)
+    numerics = run_numerics(device, env.world)
+    numerics_notes: list[str] = []
     epoch, step, global_step = 0, 0, 0
     best_val, best_epoch, bad_epochs, status = math.inf, -1, 0, "running"
     if state is not None:
@@ -435,6 +475,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
         if len(state["rng"]) != env.world:
             raise TrainError(f"{state_path} was written by {len(state['rng'])} process(es); resume it with as many")
         _set_rng_state(state["rng"][env.rank], device)
+        changes = numerics_changes(state.get("numerics"), numerics)
+        for warning in changes:
+            say(f"warning: {warning}")
+        numerics_notes = [*state.get("numerics_notes", []), *(f"global step {global_step}: {c}" for c in changes)]
         if status == "stopped":  # a --max-steps run continues when asked for more
             status = "running"
         elif status == "finished" and epoch < cfg.max_epochs and bad_epochs < cfg.early_stop_patience:
@@ -446,6 +490,9 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.startswith("cuda") else None)
 
     meta = _run_meta(cfg, dataset, out_dir, len(train_audio), len(val_audio), skipped)
+    meta["numerics"] = numerics
+    if numerics_notes:
+        meta["numerics_changed_on_resume"] = numerics_notes
     if env.main and state is None:
         _write_meta(out_dir, meta, "running", "", best_val, best_epoch, epoch, global_step)
 
@@ -457,8 +504,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
             "identity": identity, "epoch": epoch, "step": step, "global_step": global_step,
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             "best_val": best_val, "best_epoch": best_epoch, "bad_epochs": bad_epochs, "status": status, "rng": rngs,
+            "numerics": numerics, "numerics_notes": numerics_notes,
         }, state_path)
-        atomic_write_json(out_dir / "state.json", {"epoch": epoch, "step": step, "global_step": global_step, "status": status})
+        atomic_write_json(out_dir / "state.json", {"epoch": epoch, "step": step, "global_step": global_step, "status": status,
+                                                   "numerics": numerics})
 
     def validate() -> float:
         loss = 0.0
