@@ -17,6 +17,7 @@ from typing import Any, Literal
 from bench.audio import ClipPolicy
 from bench.prompts import label_text
 from bench.registry import Registry
+from bench.remote import DownloadSpec
 
 TaskKind = Literal["multiclass", "multilabel", "audio_retrieval", "cross_modal_retrieval", "captioning"]
 
@@ -127,6 +128,7 @@ class TaskSpec:
     expected_clips: int | None = None
     in_all: bool = True
     order: int = 100
+    downloads: DownloadSpec | None = None  # the real dataset's public files (`bench data download`)
 
     @property
     def primary_metric(self) -> str:
