@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.audio import ClipPolicy
+from bench.remote import DownloadSpec, RemoteFile, zenodo
 from bench.task import Clip, Dataset, MissingFile, TaskSpec
 from tasks._csv import MetadataError, read_rows
 
@@ -78,6 +79,37 @@ def load(root: Path) -> Dataset:
     return Dataset(task="clotho", root=root, clips=clips, classes=[], missing=missing, info=info)
 
 
+_CLOTHO_MD5 = "md5 as in soundata datasets/clotho.py and aac-datasets (they agree)"
+_CLOTHO_SIZE = "size from a public audit of Zenodo record 4783391's file list"
+_NO_SIZE = "no published size found for this file; the server's Content-Length is checked and the md5 is pinned"
+
+
+def _clotho(name: str, size: int | None, md5: str) -> RemoteFile:
+    return RemoteFile(
+        name=name, url=zenodo(4783391, name), size=size, md5=md5,
+        source=f"Zenodo record 4783391 (Clotho v2.1); {_CLOTHO_MD5}" + (f"; {_CLOTHO_SIZE}" if size else ""),
+        unpack="7z" if name.endswith(".7z") else "copy", unpack_to="Clotho", note="" if size else _NO_SIZE,
+    )
+
+
+DOWNLOADS = DownloadSpec(
+    page="https://zenodo.org/records/4783391",
+    files=(
+        _clotho("clotho_captions_development.csv", 1336762, "d4090b39ce9f2491908eebf4d5b09bae"),
+        _clotho("clotho_captions_validation.csv", 367649, "5879e023032b22a2c930aaa0528bead4"),
+        _clotho("clotho_captions_evaluation.csv", None, "1b16b9e57cf7bdb7f13a13802aeb57e2"),
+        _clotho("clotho_metadata_development.csv", 830797, "170d20935ecfdf161ce1bb154118cda5"),
+        _clotho("clotho_metadata_validation.csv", 224803, "2e010427c56b1ce6008b0f03f41048ce"),
+        _clotho("clotho_metadata_evaluation.csv", None, "13946f054d4e1bf48079813aac61bf77"),
+        _clotho("clotho_audio_development.7z", 4541582263, "c8b05bc7acdb13895bb3c6a29608667e"),
+        _clotho("clotho_audio_validation.7z", 1260701425, "7dba730be08bada48bd15dc4e668df59"),
+        _clotho("clotho_audio_evaluation.7z", None, "4569624ccadf96223f19cb59fe4f849f"),
+    ),
+    licence="audio: the Freesound clips' Creative Commons licences; captions: Tampere University licence (see the record)",
+    note="each .7z holds one folder named after its split (development/, validation/, evaluation/)",
+)
+
+
 TASK = TaskSpec(
     name="clotho",
     title="Clotho (AC)",
@@ -98,4 +130,5 @@ TASK = TaskSpec(
     order=80,
     description="Audio captioning: 1-layer transformer decoder on frozen 1-s frame embeddings; COCO metrics on evaluation (greedy and beam).",
     citation="Drossos, Lipping, Virtanen, Clotho: An audio captioning dataset, ICASSP 2020",
+    downloads=DOWNLOADS,
 )

@@ -22,6 +22,7 @@ from pathlib import Path
 import soundfile as sf
 
 from bench.audio import ClipPolicy
+from bench.remote import DownloadSpec
 from bench.task import Clip, Dataset, MissingFile, TaskSpec
 from tasks._csv import MetadataError
 
@@ -116,6 +117,20 @@ def load(root: Path) -> Dataset:
     return Dataset(task="desed", root=root, clips=clips, classes=classes, missing=missing, info=info)
 
 
+DOWNLOADS = DownloadSpec(
+    page="https://github.com/turpaultn/DESED",
+    manual=(
+        "the DESED real validation set is audio of YouTube videos (AudioSet segments); no archive of it is "
+        "published. Take metadata/validation/validation.tsv from the DESED repository (data/real/metadata) or "
+        "Zenodo record 4639776 (audioset_metadata.tar.gz), and fetch the clips with the DESED package's YouTube "
+        "download script (desed, github.com/turpaultn/DESED; it needs yt-dlp). Videos vanish from YouTube: the "
+        "DESED FAQ says how to ask the organisers for missing files. Arrange the result as DESED/metadata/"
+        "validation/validation.tsv and DESED/audio/validation/validation/*.wav (docs/datasets.md), then run "
+        "`bench data verify desed --root DIR/DESED`; missing clips are counted in every result, never fatal."
+    ),
+)
+
+
 TASK = TaskSpec(
     name="desed",
     title="DESED (AR)",
@@ -135,4 +150,5 @@ TASK = TaskSpec(
     order=60,
     description="Segment retrieval on the DESED public validation set: 1-s frames, 5-fold threshold selection, sed_eval segment F1 at 0.1 s.",
     citation="Turpault, Serizel, Shah, Salamon, Sound event detection in domestic environments with weakly labeled data and soundscape synthesis, DCASE 2019",
+    downloads=DOWNLOADS,
 )

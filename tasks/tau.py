@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.audio import ClipPolicy
+from bench.remote import DownloadSpec, RemoteFile, zenodo
 from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
 from tasks._csv import MetadataError, read_rows
 
@@ -106,6 +107,36 @@ def load(root: Path) -> Dataset:
     return Dataset(task="tau", root=root, clips=clips, classes=classes, missing=missing, info=info)
 
 
+_TAU_SOURCE = (
+    "Zenodo record 4477542; size and md5 from dcase_util 0.2.20 datasets/tut.py "
+    "(TAUUrbanAudioVisualScenes_2021_DevelopmentSet, the dataset authors' toolbox); the md5s agree with PaddleAudio"
+)
+
+
+def _tau(part: str, size: int, md5: str) -> RemoteFile:
+    name = f"{BASE_NAME}.{part}.zip"
+    return RemoteFile(name=name, url=zenodo(4477542, name), size=size, md5=md5, source=_TAU_SOURCE,
+                      unpack="zip", unpack_to=BASE_NAME, strip_top=BASE_NAME)
+
+
+DOWNLOADS = DownloadSpec(
+    page="https://zenodo.org/records/4477542",
+    files=(
+        _tau("meta", 235316, "76e3d7ed5291b118372e06379cb2b490"),
+        _tau("audio.1", 4349202707, "186f6273f8f69ed9dbdc18ad65ac234f"),
+        _tau("audio.2", 4490960726, "7fd6bb63127f5785874a55aba4e77aa5"),
+        _tau("audio.3", 4223486056, "61396bede29d7c8c89729a01a6f6b2e2"),
+        _tau("audio.4", 4172854493, "6ddac89717fcf9c92c451868eed77fe1"),
+        _tau("audio.5", 4185568337, "af4820756cdf1a7d4bd6037dc034d384"),
+        _tau("audio.6", 4215402064, "ebd11ec24411f2a17a64723bd4aa7fff"),
+        _tau("audio.7", 4407222915, "2be39a76aeed704d5929d020a2909efd"),
+        _tau("audio.8", 345864456, "972d8afe0874720fc2f28086e7cb22a9"),
+    ),
+    licence="free for non-commercial use (see the record)",
+    note="audio and metadata only (30.4 GB): the task reads no video, so the 16 video zips (77 GB) are not fetched",
+)
+
+
 @dataclass(frozen=True)
 class TauTaskSpec(TaskSpec):
     """Finds the dataset whether the setup files sit in the root or in a ``*.meta/`` folder."""
@@ -136,4 +167,5 @@ TASK = TauTaskSpec(
     order=50,
     description="10 acoustic scenes, audio only; fold1_train (validation carved by recording location) → fold1_evaluate; accuracy, log loss, class-wise accuracy; 3 trials.",
     citation="Wang, Mesaros, Heittola, Virtanen, A curated dataset of urban scenes for audio-visual scene analysis, ICASSP 2021",
+    downloads=DOWNLOADS,
 )

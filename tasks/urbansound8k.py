@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.audio import ClipPolicy
+from bench.remote import DownloadSpec, RemoteFile, zenodo
 from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
 from tasks._csv import MetadataError, parse_int, read_rows
 
@@ -45,6 +46,24 @@ def load(root: Path) -> Dataset:
     return Dataset(task="urbansound8k", root=root, clips=clips, classes=[vocab[c] for c in ids], missing=missing)
 
 
+DOWNLOADS = DownloadSpec(
+    page="https://zenodo.org/records/1203745",
+    files=(
+        RemoteFile(
+            name="UrbanSound8K.tar.gz",
+            url=zenodo(1203745, "UrbanSound8K.tar.gz"),
+            size=6023741708,
+            md5="9aa69802bbf37fb986f71ec1483a196e",
+            source=(
+                "Zenodo record 1203745; md5 as in soundata datasets/urbansound8k.py and PaddleAudio, size as in "
+                "several public download scripts that check it"
+            ),
+            unpack="tar",
+        ),
+    ),
+    licence="Creative Commons Attribution-NonCommercial (see UrbanSound8K_README.txt)",
+)
+
 TASK = TaskSpec(
     name="urbansound8k",
     title="UrbanSound8K",
@@ -62,4 +81,5 @@ TASK = TaskSpec(
     order=20,
     description="10 urban sound classes, 10-fold cross-validation on the official folds, accuracy.",
     citation="Salamon, Jacoby, Bello, A dataset and taxonomy for urban sound research, ACM MM 2014",
+    downloads=DOWNLOADS,
 )

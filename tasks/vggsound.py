@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from bench.audio import ClipPolicy
+from bench.remote import DownloadSpec
 from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
 from tasks._csv import MetadataError, parse_int, read_rows
 
@@ -118,6 +119,18 @@ def load(root: Path) -> Dataset:
     return Dataset(task="vggsound", root=root, clips=clips, classes=classes, missing=missing, info=info)
 
 
+DOWNLOADS = DownloadSpec(
+    page="https://www.robots.ox.ac.uk/~vgg/data/vggsound/",
+    manual=(
+        "VGGSound publishes only its metadata, vggsound.csv (on the VGG page, and data/vggsound.csv in "
+        "github.com/hche11/VGGSound); the clips are 10-s excerpts of YouTube videos that users fetch themselves "
+        "(e.g. with yt-dlp, from start_seconds for 10 s). Save each clip as {youtube_id}_{start_seconds:06d}.mp4 "
+        "next to vggsound.csv or in video/ (docs/datasets.md), then run `bench data verify vggsound --root DIR`. "
+        "Many videos are gone: missing clips are counted and listed in every result, never fatal."
+    ),
+)
+
+
 TASK = TaskSpec(
     name="vggsound",
     title="VGGSound",
@@ -137,4 +150,5 @@ TASK = TaskSpec(
     order=40,
     description="309-class audio-visual clips; train split (validation carved from it) → test split; mAP, top-1 accuracy; 3 trials.",
     citation="Chen, Xie, Vedaldi, Zisserman, VGGSound: A large-scale audio-visual dataset, ICASSP 2020",
+    downloads=DOWNLOADS,
 )

@@ -31,4 +31,5 @@ TASK = TaskSpec(
     order=70,
     description="Audio→image and image→audio retrieval on the test split (mean-pooled frame embeddings); MRR, same label = relevant.",
     citation=VGGSOUND.citation,
+    downloads=VGGSOUND.downloads,
 )
