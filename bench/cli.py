@@ -200,6 +200,52 @@ def data_verify(
         raise typer.Exit(1)
 
 
+@data_app.command("download")
+def data_download(
+    task: Annotated[str, typer.Argument(help="Task(s) whose real dataset to fetch, comma-separated, e.g. esc50.")],
+    root: Annotated[Path, typer.Option(help="Data root: datasets are unpacked under it (use it as --data-root later).")] = Path("data"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List URLs, sizes and checksums; download nothing.")] = False,
+    mirror: Annotated[str | None, typer.Option(envvar="BENCH_DOWNLOAD_MIRROR", help="Fetch every file from MIRROR/NAME instead of its official URL.")] = None,
+    archives: Annotated[Path | None, typer.Option(help="Folder for the downloaded archives (default ROOT/downloads).")] = None,
+    keep_archives: Annotated[bool, typer.Option(help="Keep the archives after unpacking (reruns then need no download).")] = True,
+    force: Annotated[bool, typer.Option(help="Unpack again even where a previous run already did.")] = False,
+    retries: Annotated[int, typer.Option(help="Automatic resumes after a dropped connection, per file.")] = 3,
+    decode: Annotated[bool, typer.Option(help="Decode every file in the final verify (slower, finds corrupt audio).")] = True,
+) -> None:
+    """Download a dataset's public files (resumable), check sizes/checksums, unpack, verify."""
+    from bench.download import DownloadError, download_dataset, plan_lines
+    from bench.task import get_task, resolve_task_names
+    from bench.verify import verify
+
+    seen: set[int] = set()
+    failed = False
+    for name in resolve_task_names(task):
+        spec = get_task(name)
+        if spec.downloads is None or id(spec.downloads) in seen:
+            typer.echo(f"{name}: no download declared" if spec.downloads is None else f"{name}: same files as above")
+            continue
+        seen.add(id(spec.downloads))
+        typer.echo(f"{name}: {spec.title}")
+        if dry_run or not spec.downloads.files:
+            typer.echo("\n".join(plan_lines(spec.downloads, root, mirror, archives)))
+            failed |= not dry_run  # nothing was downloaded: the data is not there yet
+            continue
+        try:
+            download_dataset(spec.downloads, root, typer.echo, archives=archives, mirror=mirror, retries=retries,
+                             keep_archives=keep_archives, force=force)
+            found = spec.find_root(root)
+            if found is None:
+                raise DownloadError(f"{root}: unpacked, but no {spec.marker} under it; the archive layout is not the one the {name} loader reads")
+            report = verify(spec, found, decode=decode)
+        except (DownloadError, ValueError, OSError) as exc:
+            _err(str(exc), 1)
+        typer.echo(report.text())
+        typer.echo(f"use it with: bench run --task {name} --data-root {root}")
+        failed |= bool(report.missing or report.unreadable)
+    if failed:
+        raise typer.Exit(1)
+
+
 @report_app.command("confusion")
 def report_confusion(
     task: Annotated[str, typer.Option(help="Task name.")],
