@@ -203,7 +203,7 @@ def data_verify(
 @data_app.command("download")
 def data_download(
     task: Annotated[str, typer.Argument(help="Task(s) whose real dataset to fetch, comma-separated, e.g. esc50.")],
-    root: Annotated[Path, typer.Option(help="Data root: datasets are unpacked under it (use it as --data-root later).")] = Path("data"),
+    root: Annotated[Path | None, typer.Option(help="Data root the datasets are unpacked under (then your --data-root); default $BENCH_DATA_ROOT.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List URLs, sizes and checksums; download nothing.")] = False,
     mirror: Annotated[str | None, typer.Option(envvar="BENCH_DOWNLOAD_MIRROR", help="Fetch every file from MIRROR/NAME instead of its official URL.")] = None,
     archives: Annotated[Path | None, typer.Option(help="Folder for the downloaded archives (default ROOT/downloads).")] = None,
@@ -217,6 +217,8 @@ def data_download(
     from bench.task import get_task, resolve_task_names
     from bench.verify import verify
 
+    root = root or paths.data_root()
+    where = root or Path("DIR")
     seen: set[int] = set()
     failed = False
     for name in resolve_task_names(task):
@@ -227,20 +229,22 @@ def data_download(
         seen.add(id(spec.downloads))
         typer.echo(f"{name}: {spec.title}")
         if dry_run or not spec.downloads.files:
-            typer.echo("\n".join(plan_lines(spec.downloads, root, mirror, archives)))
+            typer.echo("\n".join(plan_lines(spec.downloads, where, mirror, archives)))
             failed |= not dry_run  # nothing was downloaded: the data is not there yet
             continue
+        if root is None:
+            _err("give --root DIR (or set BENCH_DATA_ROOT): the folder the datasets are unpacked under; it is then your --data-root")
         try:
-            download_dataset(spec.downloads, root, typer.echo, archives=archives, mirror=mirror, retries=retries,
+            download_dataset(spec.downloads, where, typer.echo, archives=archives, mirror=mirror, retries=retries,
                              keep_archives=keep_archives, force=force)
-            found = spec.find_root(root)
+            found = spec.find_root(where)
             if found is None:
-                raise DownloadError(f"{root}: unpacked, but no {spec.marker} under it; the archive layout is not the one the {name} loader reads")
+                raise DownloadError(f"{where}: unpacked, but no {spec.marker} under it; the archive layout is not the one the {name} loader reads")
             report = verify(spec, found, decode=decode)
         except (DownloadError, ValueError, OSError) as exc:
             _err(str(exc), 1)
         typer.echo(report.text())
-        typer.echo(f"use it with: bench run --task {name} --data-root {root}")
+        typer.echo(f"use it with: bench run --task {name} --data-root {where}")
         failed |= bool(report.missing or report.unreadable)
     if failed:
         raise typer.Exit(1)

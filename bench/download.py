@@ -117,8 +117,9 @@ def check_file(
             f"{path}: wrong size, {stat.st_size} bytes where the published file has {remote.size} "
             f"({remote.source or 'pinned in the task'}). Delete {path} and rerun the command to download it again."
         )
-    if record.get("verified") and record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns:
-        return Digests(stat.st_size, record["md5"], record["sha256"])  # checked before, untouched since
+    same_pins = all(want is None or record.get(kind) == want for kind, want in (("md5", remote.md5), ("sha256", remote.sha256)))
+    if record.get("verified") and same_pins and record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns:
+        return Digests(stat.st_size, record["md5"], record["sha256"])  # checked before against these pins, untouched since
     got = digest_file(path, show_progress)
     expected = [(kind, want, have) for kind, want, have in
                 (("md5", remote.md5, got.md5), ("sha256", remote.sha256, got.sha256)) if want]
@@ -134,7 +135,7 @@ def check_file(
                 f"published one. Delete {path} and rerun the command to download it again."
             )
     if not expected:
-        say(f"  {remote.name}: no checksum is published for this file ({remote.note or remote.source or 'see docs/datasets.md'}); "
+        say(f"  {remote.name}: no checksum is published for this file (why: --dry-run, docs/datasets.md); "
             f"recorded its sha256 {got.sha256} in {manifest.path}; later runs check against it")
     manifest.put(remote.name, verified=True, size=got.size, md5=got.md5, sha256=got.sha256,
                  mtime_ns=stat.st_mtime_ns, pinned=bool(remote.pinned), url=remote.url,
@@ -181,7 +182,7 @@ def fetch(
         manifest.put(remote.name, verified=False)
         raise exc
     os.replace(part, target)
-    manifest.put(remote.name, mtime_ns=target.stat().st_mtime_ns)
+    manifest.put(remote.name, mtime_ns=target.stat().st_mtime_ns, url=url)
     return target
 
 

@@ -4,7 +4,8 @@ It implements HTTP Range itself (``bytes=START-`` and ``bytes=START-END``, 206 w
 Content-Range, 416 past the end) so the tests check bench's resume logic against an
 independent server, and it can misbehave on purpose: ``ignore_range`` answers every request
 with the whole file (200), and ``drops[name] = n`` sends the headers of the full response,
-then ``n`` bytes, then closes the connection (once per entry).
+then ``n`` bytes, then closes the connection (once per entry); ``redirects[name] = path``
+answers 302 to another path, as Zenodo's download URLs do.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class FileServer:
         self.files: dict[str, bytes] = {}
         self.ignore_range = False
         self.drops: dict[str, int] = {}
+        self.redirects: dict[str, str] = {}  # name → path to send the client to (302), as Zenodo does
         self.requests: list[tuple[str, str | None]] = []  # (file name, Range header or None)
         server = self
 
@@ -28,6 +30,12 @@ class FileServer:
                 name = urllib.parse.unquote(self.path.split("?", 1)[0].lstrip("/"))
                 rng = self.headers.get("Range")
                 server.requests.append((name, rng))
+                if name in server.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", server.redirects[name])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 data = server.files.get(name)
                 if data is None:
                     self.send_error(404, "no such file")

@@ -92,6 +92,17 @@ def test_dropped_connection_is_resumed_within_one_run(server: FileServer, tmp_pa
     assert any("retry 1/2 from byte 77777" in m for m in msgs)
 
 
+def test_the_range_request_survives_a_redirect(server: FileServer, tmp_path: Path) -> None:
+    data = payload(200_000, seed=11)
+    server.files["store/k.bin"] = data
+    server.redirects["k.bin"] = "/store/k.bin"
+    server.drops["store/k.bin"] = 123_456
+    path = get(server, remote("k.bin", data), tmp_path, [], retries=1)
+    assert server.requests == [("k.bin", None), ("store/k.bin", None),
+                               ("k.bin", "bytes=123456-"), ("store/k.bin", "bytes=123456-")]
+    assert path.read_bytes() == data
+
+
 @pytest.mark.parametrize("earlier", ["right", "wrong"])
 def test_server_ignoring_range_restarts_cleanly(server: FileServer, tmp_path: Path, earlier: str) -> None:
     data = payload(120_000, seed=2)
@@ -169,6 +180,19 @@ def test_without_a_published_checksum_the_sha256_is_recorded_and_then_enforced(s
     path.write_bytes(data[:-1] + b"\0")  # the file changes on disk after it was checked
     with pytest.raises(DownloadError, match=r"j\.zip: checksum mismatch \(sha256 recorded when it was checked"):
         get(server, rf, tmp_path, [])
+
+
+def test_a_checked_file_is_not_hashed_again_unless_it_or_its_pin_changed(server: FileServer, tmp_path: Path) -> None:
+    data = payload(30_000, seed=12)
+    server.files["l.bin"] = data
+    rf, msgs = remote("l.bin", data), []
+    get(server, rf, tmp_path, msgs)
+    record = json.loads((tmp_path / MANIFEST).read_text())["l.bin"]
+    assert record["md5"] == hashlib.md5(data).hexdigest() and record["url"] == f"{server.url}/l.bin"
+    get(server, rf, tmp_path, msgs)  # present and recorded: no request, no error
+    assert len(server.requests) == 1
+    with pytest.raises(DownloadError, match=r"l\.bin: checksum mismatch \(md5: expected 0{32}"):
+        get(server, dataclasses.replace(rf, md5="0" * 32), tmp_path, msgs)  # a corrected pin is enforced
 
 
 # --- unpacking ---------------------------------------------------------------------------------
@@ -402,3 +426,131 @@ def test_every_declared_download_is_consistent() -> None:
             assert all(v in names for v in f.volumes), (name, f.name)
         for c in spec.downloads.contents:
             assert re.fullmatch(r"[0-9a-f]{32}", c.md5) and c.source
+
+
+def test_docs_table_lists_every_pinned_url_size_and_checksum() -> None:
+    """docs/datasets.md stays true: each declared file has a row with its URL, size and md5."""
+    doc = (Path(__file__).parents[1] / "docs" / "datasets.md").read_text()
+    rows = [line for line in doc.splitlines() if line.startswith("| `")]
+    for name in ("esc50", "urbansound8k", "fsd50k", "clotho", "tau"):
+        for f in get_task(name).downloads.files:  # type: ignore[union-attr]
+            row = next((r for r in rows if f"[{f.name}]({f.url})" in r), None)
+            assert row is not None, f.name
+            assert (f"{f.size:,}" if f.size is not None else "not pinned") in row, f.name
+            assert (f"`{f.md5}`" if f.md5 else "none published") in row, f.name
+    for c in get_task("esc50").downloads.contents:  # type: ignore[union-attr]
+        assert c.md5 in doc
+
+
+# --- every public dataset: its real unpack settings give the layout its loader reads ---------
+
+def pin(real: RemoteFile, data: bytes, **changes: object) -> RemoteFile:
+    """The task's own declaration (name, unpack kind, target folder, top folder) pinned to test bytes."""
+    return dataclasses.replace(real, url=f"{NOWHERE}/{changes.get('name', real.name)}", size=len(data),
+                               md5=hashlib.md5(data).hexdigest(), sha256=None, **changes)  # type: ignore[arg-type]
+
+
+def zip_tree(base: Path, members: list[Path]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in members:
+            zf.write(p, p.relative_to(base).as_posix())
+    return buf.getvalue()
+
+
+def files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def pack_us8k(src: Path, out: Path, real: DownloadSpec) -> DownloadSpec:
+    from fixtures import write_us8k
+
+    write_us8k(src / "UrbanSound8K", ["air_conditioner", "car_horn", "dog_bark"], folds=10)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        tf.add(src / "UrbanSound8K", arcname="UrbanSound8K")
+    (out / "UrbanSound8K.tar.gz").write_bytes(buf.getvalue())
+    return dataclasses.replace(real, files=(pin(real.files[0], buf.getvalue()),))
+
+
+def pack_fsd50k(src: Path, out: Path, real: DownloadSpec) -> DownloadSpec:
+    if shutil.which("zip") is None:
+        pytest.skip("needs Info-ZIP's `zip` to make FSD50K-like split archives")
+    from fixtures_suite import write_fsd50k
+
+    vocab = [("Crushing", "/m/07plct2"), ("Guitar", "/m/0342h"), ("Music", "/m/04rlf")]
+    dev = [(100 + i, ["Crushing"] if i % 2 else ["Guitar", "Music"], "val" if i % 4 == 0 else "train") for i in range(8)]
+    write_fsd50k(src, vocab, dev, [(900, ["Crushing"]), (901, ["Music"])], {"Crushing": 500.0, "Guitar": 900.0},
+                 seconds=2.0, sr=16000)
+    (out / "FSD50K.ground_truth.zip").write_bytes(zip_tree(src, files_under(src / "FSD50K.ground_truth")))
+    for part in ("dev", "eval"):
+        subprocess.run(["zip", "-q", "-r", "-s", "64k", str(out / f"FSD50K.{part}_audio.zip"), f"FSD50K.{part}_audio"],
+                       cwd=src, check=True)
+    by_name = {f.name: f for f in real.files}
+    files = [pin(by_name["FSD50K.ground_truth.zip"], (out / "FSD50K.ground_truth.zip").read_bytes())]
+    for part in ("dev", "eval"):
+        vols = sorted(out.glob(f"FSD50K.{part}_audio.z0*"))
+        template = by_name[f"FSD50K.{part}_audio.z01"]
+        files += [pin(template, v.read_bytes(), name=v.name) for v in vols]
+        last = by_name[f"FSD50K.{part}_audio.zip"]
+        files.append(pin(last, (out / last.name).read_bytes(), volumes=tuple(v.name for v in vols)))
+    return dataclasses.replace(real, files=tuple(files))
+
+
+def pack_clotho(src: Path, out: Path, real: DownloadSpec) -> DownloadSpec:
+    py7zr = pytest.importorskip("py7zr")
+    from fixtures_events import write_clotho
+
+    write_clotho(src)
+    files = []
+    for f in real.files:
+        if f.unpack == "7z":
+            split = f.name.removeprefix("clotho_audio_").removesuffix(".7z")
+            with py7zr.SevenZipFile(out / f.name, "w") as z:
+                z.writeall(src / split, arcname=split)
+        else:
+            shutil.copy(src / f.name, out / f.name)
+        files.append(pin(f, (out / f.name).read_bytes()))
+    return dataclasses.replace(real, files=tuple(files))
+
+
+def pack_tau(src: Path, out: Path, real: DownloadSpec) -> DownloadSpec:
+    """Like the Zenodo zips: no common top folder; metadata in one zip, the audio split over two."""
+    from fixtures_suite import TAU_SCENES, write_tau
+
+    write_tau(src, TAU_SCENES[:3], dict(zip(TAU_SCENES[:3], [300.0, 600.0, 900.0], strict=True)))
+    meta, audio1, audio2 = real.files[:3]
+    wavs = files_under(src / "audio")
+    parts = {meta.name: [src / "meta.csv", *files_under(src / "evaluation_setup")],
+             audio1.name: wavs[::2], audio2.name: wavs[1::2]}
+    for f in (meta, audio1, audio2):
+        (out / f.name).write_bytes(zip_tree(src, parts[f.name]))
+    return dataclasses.replace(real, files=tuple(pin(f, (out / f.name).read_bytes()) for f in (meta, audio1, audio2)))
+
+
+PACKERS = {"urbansound8k": (pack_us8k, "UrbanSound8K"), "fsd50k": (pack_fsd50k, "FSD50K"),
+           "clotho": (pack_clotho, "Clotho"), "tau": (pack_tau, "TAU-urban-audio-visual-scenes-2021-development")}
+
+
+@pytest.mark.parametrize("task", sorted(PACKERS))
+def test_each_public_dataset_unpacks_into_the_layout_its_loader_reads(server: FileServer, tmp_path: Path, task: str) -> None:
+    spec = get_task(task)
+    pack, folder = PACKERS[task]
+    src, out, root = tmp_path / "src", tmp_path / "archives", tmp_path / "data"
+    out.mkdir()
+    test_spec = pack(src, out, spec.downloads)  # type: ignore[arg-type]
+    for f in test_spec.files:
+        server.files[f.name] = (out / f.name).read_bytes()
+    download_dataset(test_spec, root, print, mirror=server.url, show_progress=False)
+    found = spec.find_root(root)
+    assert found == root / folder
+    expected = spec.loader(src / folder if task == "urbansound8k" else src)
+    got = spec.loader(found)
+    assert len(got.clips) == len(expected.clips) > 0
+    key = lambda c: (c.id, c.target, c.targets, c.fold, c.split)  # noqa: E731
+    assert sorted(map(key, got.clips)) == sorted(map(key, expected.clips))
+    assert [m.id for m in got.missing] == [m.id for m in expected.missing]  # Clotho's fixture lists one absent clip
+    for clip in got.clips:
+        rel = clip.path.relative_to(found)
+        source = (src / folder if task == "urbansound8k" else src) / rel
+        assert clip.path.read_bytes() == source.read_bytes()
