@@ -138,7 +138,7 @@ def check_file(
         say(f"  {remote.name}: no checksum is published for this file (why: --dry-run, docs/datasets.md); "
             f"recorded its sha256 {got.sha256} in {manifest.path}; later runs check against it")
     manifest.put(remote.name, verified=True, size=got.size, md5=got.md5, sha256=got.sha256,
-                 mtime_ns=stat.st_mtime_ns, pinned=bool(remote.pinned), url=remote.url,
+                 mtime_ns=stat.st_mtime_ns, pinned=bool(remote.pinned),
                  checked=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     return got
 
