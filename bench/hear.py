@@ -32,6 +32,7 @@ import soxr
 import torch
 
 from bench.encoder import Encoder, get_encoder
+from bench.protocols import EndToEndEncoder
 
 HEAR_RATES = (16000, 22050, 44100, 48000)
 DEFAULT_WINDOW_S = 1.0
@@ -83,20 +84,12 @@ def load_model(model_file_path: str = "", *, encoder: str, **options: Any) -> He
     if model_file_path:
         opts["weights"] = model_file_path
     enc = get_encoder(encoder, **opts)
-    if _end_to_end(enc):
+    if isinstance(enc, EndToEndEncoder):
         raise TypeError(f"{encoder!r} trains end to end per task; it has no frozen embeddings to export to HEAR")
     refused = enc.refusal("real")
     if refused is not None:
         raise RuntimeError(refused)
     return HearModel(enc, window_s=window_s, hop_s=hop_s)
-
-
-def _end_to_end(enc: Encoder) -> bool:
-    from bench.protocols import get_protocol
-
-    probe = get_protocol("probe")
-    replaced = enc.protocol_for(probe)
-    return replaced is None or replaced.id != probe.id
 
 
 def _check(audio: Any, model: Any) -> np.ndarray:

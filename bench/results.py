@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.store import atomic_write_json
+from bench.atomic import atomic_save_npz, atomic_write_json
 
 SCHEMA_VERSION = 1
 
@@ -114,10 +114,7 @@ class ResultsStore:
         path = self.path_for(record.data_kind, record.encoder["label"], record.task["name"], record.protocol["id"])
         path.parent.mkdir(parents=True, exist_ok=True)
         if scores:
-            npz = path.with_suffix(".scores.npz")
-            tmp = npz.with_name(f".{npz.name}.tmp.npz")
-            np.savez_compressed(tmp, **scores)  # type: ignore[arg-type]
-            tmp.replace(npz)
+            atomic_save_npz(path.with_suffix(".scores.npz"), scores)
         atomic_write_json(path, record.to_json())
         return path
 

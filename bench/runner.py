@@ -9,8 +9,6 @@ store), so re-running a finished command costs no encoder calls at all.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,8 +19,9 @@ from bench import distributed, paths
 from bench.demo import demo_info, ensure_demo, is_demo
 from bench.encoder import Encoder, NotSupportedError, capabilities, get_encoder
 from bench.extract import ExtractionStats, extract
+from bench.hashing import sha256_json
 from bench.metrics import mean_std
-from bench.protocols import Protocol, ProtocolContext, protocols_for
+from bench.protocols import Protocol, ProtocolContext, cell_protocol, protocols_for
 from bench.results import ResultRecord, ResultsStore, provenance
 from bench.store import EmbeddingStore, EmbeddingView
 from bench.task import Dataset, TaskSpec, get_task
@@ -95,7 +94,7 @@ def resolve_dataset(task: TaskSpec, opts: RunOptions) -> Dataset:
 
 
 def params_hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return sha256_json(obj, 16)
 
 
 def _is_current(record: ResultRecord, encoder: Encoder, dataset: Dataset, protocol: Protocol, params: dict[str, Any]) -> bool:
@@ -118,7 +117,7 @@ def run_cell(
     stats: ExtractionStats,
 ) -> CellOutcome:
     kind = str(dataset.info.get("kind", "real"))
-    replacement = encoder.protocol_for(protocol)
+    replacement = cell_protocol(encoder, protocol)
     opted_out = replacement is None
     protocol = replacement or protocol
     ctx = ProtocolContext(task, dataset, None, encoder, seed=opts.seed, device=opts.device,
@@ -231,7 +230,7 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
                     outcomes.append(CellOutcome(encoder.name, task.name, "-", "no-data", summary=str(exc)))
                     continue
                 refused = encoder.refusal(str(dataset.info.get("kind", "real")))
-                if refused is not None and getattr(encoder, "demo_only", False):  # demo-trained weights stop the run
+                if refused is not None and encoder.demo_only:  # demo-trained weights stop the run
                     raise DemoOnlyEncoderError(f"{refused} ({task.title} at {dataset.root})")
                 if refused is not None:
                     opts.say(f"skip {task.name}: {refused}")

@@ -17,7 +17,6 @@ Several writers (torchrun ranks) may add parts to one entry; one of them consoli
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -29,26 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.atomic import atomic_save_npy, atomic_write_json
+from bench.hashing import sha256_json
+
 STORE_FORMAT = 1
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
-
-
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -61,10 +44,9 @@ class StoreKey:
     level: str  # "clip" or "frames:<window_s>"
 
     def digest(self) -> str:
-        blob = json.dumps(
-            [STORE_FORMAT, self.encoder_fingerprint, self.task, self.dataset_checksum, self.policy, self.level]
-        ).encode()
-        return hashlib.sha256(blob).hexdigest()[:24]
+        return sha256_json(
+            [STORE_FORMAT, self.encoder_fingerprint, self.task, self.dataset_checksum, self.policy, self.level], 24
+        )
 
 
 @dataclass

@@ -156,20 +156,7 @@ class TaskSpec:
         }
 
 
-TaskFactory = TaskSpec
 TASKS: Registry[TaskSpec] = Registry("task", entry_point_group="bench.tasks")
-for _name, _target in {
-    "esc50": "tasks.esc50:TASK",
-    "esc10": "tasks.esc50:TASK_ESC10",
-    "urbansound8k": "tasks.urbansound8k:TASK",
-    "vggsound": "tasks.vggsound:TASK",
-    "fsd50k": "tasks.fsd50k:TASK",
-    "tau": "tasks.tau:TASK",
-    "desed": "tasks.desed:TASK",
-    "vggsound_cmr": "tasks.vggsound_cmr:TASK",
-    "clotho": "tasks.clotho:TASK",
-}.items():
-    TASKS.register(_name, _target, origin="bench built-in")
 
 
 def get_task(name: str) -> TaskSpec:

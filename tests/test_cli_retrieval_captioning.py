@@ -40,12 +40,13 @@ class MultiModalEncoder(CountingEncoder):
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("BENCH_DEMO_SCALE", "0.25")
     monkeypatch.chdir(tmp_path)
-    if "mmtest" not in ENCODERS:
-        ENCODERS.register("mmtest", MultiModalEncoder, origin="tests")
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield tmp_path
-    torch.set_num_threads(previous)
+    try:
+        with ENCODERS.registered("mmtest", MultiModalEncoder, origin="tests"):
+            yield tmp_path
+    finally:
+        torch.set_num_threads(previous)
 
 
 def test_demo_layouts_are_read_by_the_real_loaders(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def test_torchrun_two_ranks_match_single_process(tmp_path: Path) -> None:
     root = write_esc50(tmp_path / "ESC-50-master", {0: "dog", 1: "rooster", 2: "pig"}, per_fold=2)
     env = {**os.environ, "BENCH_HOME": str(tmp_path / "home"), "BENCH_RESULTS": str(tmp_path / "results"),
            "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29531",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "bench.cli", "run", "--encoder", "logmel", "--task", "esc50", "--root", f"esc50={root}",
            "--quiet", "--protocol", "probe", "--popt", "max_epochs=5", "--no-leaderboard"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures_suite import write_vggsound
-from helpers import CountingEncoder, register_test_encoders
+from helpers import EmbedCounter
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -89,8 +89,10 @@ def _vgg_fixture(root: Path) -> Path:
     return write_vggsound(root, rows, LABELS)
 
 
-def test_sweep_fractions_cli_records_figure_resume_and_full_fraction_matches_the_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    register_test_encoders()
+@pytest.mark.usefixtures("with_test_encoders")
+def test_sweep_fractions_cli_records_figure_resume_and_full_fraction_matches_the_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counter: EmbedCounter
+) -> None:
     monkeypatch.chdir(tmp_path)
     _vgg_fixture(tmp_path / "VGGSound")
     runner = CliRunner()
@@ -119,9 +121,9 @@ def test_sweep_fractions_cli_records_figure_resume_and_full_fraction_matches_the
     assert probe is not None
     assert [f.metrics for f in recs[100].folds] == [f.metrics for f in probe.folds[:2]]
     # resumable and cached: a second sweep (one more fraction) embeds nothing and recomputes only the new point
-    CountingEncoder.calls = 0
+    counter.calls = 0
     res = runner.invoke(app, ["sweep", "fractions", *common, "--fractions", "10,20,50,100", "--seeds", "2"])
-    assert res.exit_code == 0 and CountingEncoder.calls == 0
+    assert res.exit_code == 0 and counter.calls == 0
     assert res.output.count("cached") == 3 and store.find("real", "counting", "vggsound", "probe-mlp-v1-frac20") is not None
     res = runner.invoke(app, ["leaderboard"])
     board = (tmp_path / "leaderboard.md").read_text()

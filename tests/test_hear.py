@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import CountingEncoder, register_test_encoders
+from helpers import CountingEncoder
 from scipy.signal import resample_poly
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.encoder import ENCODERS, get_encoder
+from bench.encoder import get_encoder
 from bench.hear import timestamp_centres
 
 runner = CliRunner()
@@ -76,8 +77,9 @@ def test_logmel_as_hear_module_passes_hearvalidator() -> None:
     np.testing.assert_allclose(emb[1, 20].numpy(), get_encoder("logmel").embed([audio[1, 8000:24000].numpy()])[0], rtol=1e-5)
 
 
-def test_registered_test_encoder_as_hear_module_resampled() -> None:
-    register_test_encoders()
+@pytest.mark.usefixtures("with_test_encoders")
+def test_registered_test_encoder_as_hear_module_resampled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "bench.hear_modules.counting", raising=False)  # dropped again afterwards
     validate("bench.hear_modules.counting")  # found through the registry, no file
     mod = importlib.import_module("bench.hear_modules.counting")
     model = mod.load_model()
@@ -90,8 +92,6 @@ def test_registered_test_encoder_as_hear_module_resampled() -> None:
 
 
 def test_wav2clip_as_hear_module_passes_hearvalidator() -> None:
-    if "wav2clip" not in ENCODERS:
-        pytest.skip("the wav2clip adapter is not registered in this tree yet")
     # explicit random weights: with none, load_model would distil the demo model first (minutes),
     # and demo-trained weights are refused as a HEAR module (HEAR tools score real data)
     validate("bench.hear_modules.wav2clip", "random")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures import write_esc50, write_us8k
-from helpers import CountingEncoder, TextEncoder, register_test_encoders
+from helpers import EmbedCounter, TextEncoder
 from sklearn.metrics import accuracy_score, average_precision_score
 
 from bench.extract import extract
@@ -86,8 +86,8 @@ def _opts(tmp_path: Path, **kw):  # type: ignore[no-untyped-def]
     )
 
 
-def test_run_records_match_sklearn_and_repeat_identically(tmp_path: Path) -> None:
-    register_test_encoders()
+@pytest.mark.usefixtures("with_test_encoders")
+def test_run_records_match_sklearn_and_repeat_identically(tmp_path: Path, counter: EmbedCounter) -> None:
     write_esc50(tmp_path / "data" / "ESC-50-master", TARGETS, per_fold=3)
     opts = _opts(tmp_path, data_root=tmp_path / "data")
     out = run(["counting"], ["esc50"], opts)
@@ -106,9 +106,9 @@ def test_run_records_match_sklearn_and_repeat_identically(tmp_path: Path) -> Non
     assert (scores.argmax(1) == np.array(p["pred"])).all()
     assert sorted(p["ids"]) == sorted(c.id for c in get_task("esc50").loader(tmp_path / "data" / "ESC-50-master").clips)
     # same seed, forced recomputation from the store: identical metrics
-    CountingEncoder.calls = 0
+    counter.calls = 0
     run(["counting"], ["esc50"], _opts(tmp_path, data_root=tmp_path / "data", force=True))
-    assert CountingEncoder.calls == 0
+    assert counter.calls == 0
     rec2 = store.find("real", "counting", "esc50", "probe-mlp-v1")
     assert rec2 is not None
     assert [f.metrics for f in rec2.folds] == [f.metrics for f in rec.folds]
@@ -117,8 +117,8 @@ def test_run_records_match_sklearn_and_repeat_identically(tmp_path: Path) -> Non
     assert sum(int(v) for line in confusion[1:] for v in line.split(",")[1:]) == len(p["ids"])
 
 
+@pytest.mark.usefixtures("with_test_encoders")
 def test_zero_shot_matches_hand_computation(tmp_path: Path) -> None:
-    register_test_encoders()
     # class names are frequencies; the text side embeds "... <freq>" as that tone
     root = write_esc50(tmp_path / "E", {0: "300", 1: "600", 2: "900"}, per_fold=2, sr=8000)
     task = get_task("esc50")
@@ -137,8 +137,8 @@ def test_zero_shot_matches_hand_computation(tmp_path: Path) -> None:
     assert out.params["prompts"]["300"] == ["this is a sound of 300."]
 
 
+@pytest.mark.usefixtures("with_test_encoders")
 def test_end_to_end_probe_on_us8k_fixture_uses_all_ten_folds(tmp_path: Path) -> None:
-    register_test_encoders()
     write_us8k(tmp_path / "UrbanSound8K", ["a", "b", "c"], per_fold=2)
     out = run(["counting"], ["urbansound8k"], _opts(tmp_path, roots={"urbansound8k": tmp_path / "UrbanSound8K"}, protocols=["probe"]))
     rec = ResultsStore(tmp_path / "results").find("real", "counting", "urbansound8k", "probe-mlp-v1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -61,10 +61,15 @@ def test_fsd50k_and_tau_demos_are_in_the_real_layouts(tmp_path: Path) -> None:
     assert read_frames(video, fps=5.0).shape[1:] == (32, 32, 3)
 
 
+@pytest.fixture()
+def hashtext() -> Iterator[None]:
+    with ENCODERS.registered(HashTextEncoder.name, HashTextEncoder, origin="tests"):
+        yield
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("hashtext")
 def test_run_fills_every_classification_and_zero_shot_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if HashTextEncoder.name not in ENCODERS:
-        ENCODERS.register(HashTextEncoder.name, HashTextEncoder, origin="tests")
     monkeypatch.setenv("BENCH_DEMO_SCALE", "0.2")
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures_suite import write_fsd50k, write_vggsound
-from helpers import TextEncoder, register_test_encoders
+from helpers import TextEncoder
 from sklearn.metrics import accuracy_score, average_precision_score
 from typer.testing import CliRunner
 
@@ -54,8 +54,8 @@ def _by_fold(pred: dict, scores: np.ndarray) -> dict[str, tuple[list[str], np.nd
     return {f: (ids, scores[rows]) for f, (ids, rows) in out.items()}
 
 
+@pytest.mark.usefixtures("with_test_encoders")
 def test_multilabel_probe_and_zero_shot_map_equal_sklearn_on_stored_scores(tmp_path: Path) -> None:
-    register_test_encoders()
     truth = _fsd_tones(tmp_path / "FSD50K")
     classes = list(TONES)
     out = run(["texty"], ["fsd50k"], _opts(tmp_path, roots={"fsd50k": tmp_path / "FSD50K"}))
@@ -89,8 +89,8 @@ def test_multilabel_probe_and_zero_shot_map_equal_sklearn_on_stored_scores(tmp_p
     np.testing.assert_allclose(s[:5], audio @ text.T, atol=1e-4)
 
 
+@pytest.mark.usefixtures("with_test_encoders")
 def test_multiclass_map_and_accuracy_equal_sklearn_on_stored_scores(tmp_path: Path) -> None:
-    register_test_encoders()
     labels = {"dog barking": 300.0, "heart sounds, heartbeat": 800.0, "cattle, bovinae cowbell": 1500.0, "rain": 2500.0}
     rows = []
     for k, lab in enumerate(labels):
@@ -137,8 +137,8 @@ def test_templates_from_options_and_their_errors(tmp_path: Path) -> None:
         label_text("camel", "x")
 
 
+@pytest.mark.usefixtures("with_test_encoders")
 def test_cli_prompt_options_are_per_task_and_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    register_test_encoders()
     monkeypatch.chdir(tmp_path)
     _fsd_tones(tmp_path / "FSD50K")
     runner = CliRunner()

@@ -17,7 +17,7 @@ from sklearn.metrics import accuracy_score
 
 from bench.audio import ClipPolicy
 from bench.encoder import NotSupportedError, get_encoder
-from bench.protocols import ProtocolContext, get_protocol
+from bench.protocols import ProtocolContext, cell_protocol, get_protocol
 from bench.splits import make_splits
 from bench.task import Dataset, TaskSpec, get_task
 
@@ -39,7 +39,7 @@ def tiny_task(root: Path) -> tuple[TaskSpec, Dataset]:
 
 def run_protocol(task: TaskSpec, ds: Dataset):  # type: ignore[no-untyped-def]
     enc = get_encoder("supervised", **OPTS)
-    proto = enc.protocol_for(get_protocol("probe"))
+    proto = cell_protocol(enc, get_protocol("probe"))
     assert proto is not None
     return proto.run(ProtocolContext(task, ds, None, enc, seed=0, show_progress=False))
 
@@ -47,7 +47,7 @@ def run_protocol(task: TaskSpec, ds: Dataset):  # type: ignore[no-untyped-def]
 def test_trains_on_the_probe_splits_and_scores_each_fold(tmp_path: Path) -> None:
     task, ds = tiny_task(tmp_path / "ESC-50-master")
     enc = get_encoder("supervised", **OPTS)
-    assert enc.protocol_for(get_protocol("zeroshot")) is None
+    assert cell_protocol(enc, get_protocol("zeroshot")) is None
     with pytest.raises(NotSupportedError):
         enc.embed([np.zeros(16000, np.float32)])
     out = run_protocol(task, ds)

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.atomic import atomic_write_json
 from bench.paths import demo_dir
 from bench.registry import Registry
-from bench.store import atomic_write_json
 
 MARKER = "BENCH_DEMO.json"
 

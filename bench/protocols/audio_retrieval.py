@@ -22,13 +22,12 @@ The paper's description is short; this is the exact reading implemented (docs/pr
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from bench.hashing import sha256_json
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
 from bench.results import FoldResult
 from bench.segment_metrics import (
@@ -161,8 +160,7 @@ def merged_events(spans: list[tuple[float, float]], decisions: np.ndarray, class
 
 def annotation_digest(clips: list[Clip]) -> str:
     """Hash of every clip's events and length: edited annotations make old results stale."""
-    blob = json.dumps([[c.id, list(c.extra.get("events", ())), c.extra.get("duration_s")] for c in sorted(clips, key=lambda c: c.id)])
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return sha256_json([[c.id, list(c.extra.get("events", ())), c.extra.get("duration_s")] for c in sorted(clips, key=lambda c: c.id)], 16)
 
 
 class AudioRetrievalProtocol(Protocol):

@@ -12,14 +12,13 @@ Options (``--popt``): ``cap_<field>`` for any field of :class:`~bench.caption_mo
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 import numpy as np
 
 from bench.caption_metrics import METRICS, CocoScorer, require_java, spice_status
 from bench.caption_model import CaptionConfig, fit_captioner
+from bench.hashing import sha256_json
 from bench.progress import progress_bar
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
 from bench.results import FoldResult
@@ -28,8 +27,7 @@ from bench.task import Clip
 
 def caption_digest(clips: list[Clip]) -> str:
     """Hash of every clip's captions: edited captions make old results stale."""
-    blob = json.dumps([[c.id, list(c.extra.get("captions", ()))] for c in sorted(clips, key=lambda c: c.id)])
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return sha256_json([[c.id, list(c.extra.get("captions", ()))] for c in sorted(clips, key=lambda c: c.id)], 16)
 
 
 class CaptioningProtocol(Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from bench.atomic import atomic_write_text
 from bench.reports.fractions import fraction_rows, is_fraction_record
 from bench.reports.tables import (
     TABLE2,
@@ -97,8 +98,5 @@ def render(results_dir: Path) -> str:
 
 
 def write(results_dir: Path, path: Path) -> Path:
-    text = render(results_dir)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    atomic_write_text(path, render(results_dir))
     return path

@@ -32,8 +32,9 @@ import numpy as np
 import torch
 
 from bench import paths
-from bench.encoder import Encoder, FrameEmbeddings, NotSupportedError, sha256_file
+from bench.encoder import Encoder, FrameEmbeddings, NotSupportedError
 from bench.frameworks import module_available
+from bench.hashing import sha256_file
 from encoders._frames import pool_to_windows
 
 RANDOM = "random"
@@ -79,7 +80,6 @@ class OpenL3Encoder(Encoder):
     name = "openl3"
     version = "1"
     sample_rate = 48000
-    frame_hop_s = 0.1
     preferred_batch_size = 4
 
     def __init__(
@@ -123,7 +123,6 @@ class OpenL3Encoder(Encoder):
         # to keep the demo CPU-friendly (OpenL3 costs ~20 GFLOP per window) unless hop_s is given
         stand_in = self.random_weights and not self.random_requested
         self.hop_s = float(hop_s) if hop_s is not None else (DEMO_HOP_S if stand_in else PUBLISHED_HOP_S)
-        self.frame_hop_s = self.hop_s
         self._audio: Any = None
         self._image: Any = None
         self._weights_id: str | None = None
@@ -138,8 +137,8 @@ class OpenL3Encoder(Encoder):
             raise FileNotFoundError(f"openl3: weights file {p} not found; {FIX_WEIGHTS.format(c=self.content_type)}")
         return p
 
-    @staticmethod
-    def availability() -> tuple[bool, str]:
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
         found = {c: find_default_weights(c) for c in CONTENT_TYPES}
         if found["env"] is not None:
             return True, f"official weights at {found['env'].parent}"

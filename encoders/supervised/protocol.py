@@ -16,35 +16,30 @@ checksum and the training parameters.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from bench import paths
+from bench.atomic import atomic_torch_save, atomic_write_json
 from bench.audio import AudioDecodeError
-from bench.extract import _decode
+from bench.extract import decode_clip
+from bench.hashing import sha256_json
 from bench.metrics import get_metric
+from bench.prefetch import decode_all
 from bench.progress import progress_bar
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
 from bench.protocols.classification import label_matrix, prediction_table
 from bench.results import FoldResult
 from bench.splits import Split, make_splits
-from bench.store import atomic_write_json
 from bench.task import Clip, TaskSpec
 from encoders.wav2clip.model import ResNet18Audio
-
-if TYPE_CHECKING:
-    from encoders.supervised import SupervisedEncoder
 
 SAMPLE_RATE = 16000
 CACHE_BUDGET_BYTES = 4 << 30  # decoded clips kept in memory up to this size; the rest is decoded per batch
@@ -81,6 +76,12 @@ PRESETS = {
 }
 
 
+def resolve_config(preset: str, overrides: dict[str, Any], data_kind: str) -> TrainConfig:
+    """The preset's configuration (``auto``: ``demo`` on demo data, ``full`` on real data) with overrides."""
+    name = preset if preset != "auto" else ("demo" if data_kind == "demo" else "full")
+    return PRESETS[name].with_overrides(name, overrides)
+
+
 class ResNetClassifier(nn.Module):
     """Wav2CLIP's audio ResNet-18 (per-clip standardisation) → Linear(512, C)."""
 
@@ -103,26 +104,25 @@ class WaveSource:
         self.failed: dict[str, str] = {}
         self.cached_bytes = 0
 
-    def _load(self, clip: Clip) -> np.ndarray | None:
+    def _decode(self, clip: Clip) -> np.ndarray:
         if clip.id in self.cache:
             return self.cache[clip.id]
         if clip.id in self.failed:
-            return None
-        try:
-            wave = np.asarray(_decode(clip, SAMPLE_RATE, self.task.clip_policy), dtype=np.float32)
-        except AudioDecodeError as exc:
-            self.failed[clip.id] = exc.reason
-            return None
+            raise AudioDecodeError(clip.path, self.failed[clip.id])
+        wave = np.asarray(decode_clip(clip, SAMPLE_RATE, self.task.clip_policy), dtype=np.float32)
         if self.cached_bytes + wave.nbytes <= CACHE_BUDGET_BYTES:
             self.cache[clip.id] = wave
             self.cached_bytes += wave.nbytes
         return wave
 
     def load(self, clips: list[Clip]) -> list[np.ndarray | None]:
-        if self.workers <= 1 or len(clips) < 2:
-            return [self._load(c) for c in clips]
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(self._load, clips))
+        """Each clip's wave (decoded in parallel unless cached), or None where it cannot be read."""
+        out: list[np.ndarray | None] = []
+        for got in decode_all(clips, self._decode, workers=self.workers if len(clips) > 1 else 1):
+            if got.error is not None:
+                self.failed[got.item.id] = got.error
+            out.append(got.value)
+        return out
 
     def prepare(self, clips: list[Clip], show_progress: bool) -> list[Clip]:
         """Decode everything once (fills the cache, finds unreadable files); return the usable clips."""
@@ -150,15 +150,9 @@ def _crop(wave: np.ndarray, n: int, gen: torch.Generator) -> np.ndarray:
     return wave[start : start + n]
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     """One epoch's resumable state (its own function so tests can interrupt a run right here)."""
-    _atomic_torch_save(state, path)
+    atomic_torch_save(state, path)
 
 
 class FoldTrainer:
@@ -271,20 +265,19 @@ class SupervisedProtocol(Protocol):
     kinds = ("multiclass", "multilabel")
     uses_store = False
 
-    def __init__(self, encoder: SupervisedEncoder) -> None:
-        self.encoder = encoder
+    def __init__(self, preset: str = "auto", overrides: dict[str, Any] | None = None) -> None:
+        self.preset = preset
+        self.overrides = dict(overrides or {})
 
     def config(self, ctx: ProtocolContext) -> TrainConfig:
-        return self.encoder.config(str(ctx.dataset.info.get("kind", "real")))
+        return resolve_config(self.preset, self.overrides, str(ctx.dataset.info.get("kind", "real")))
 
     def params(self, ctx: ProtocolContext) -> dict[str, Any]:
         return {"train": self.config(ctx).as_dict(), "val_fraction": ctx.options.get("val_fraction", 0.1),
                 "model": "wav2clip ResNet18Audio(norm=clip) + Linear", "optimizer": "Adam", "seed": ctx.seed}
 
     def checkpoint_dir(self, ctx: ProtocolContext) -> Path:
-        blob = json.dumps([ctx.encoder.fingerprint(), ctx.dataset.checksum(), self.id, self.params(ctx)],
-                          sort_keys=True, default=str)
-        key = hashlib.sha256(blob.encode()).hexdigest()[:20]
+        key = sha256_json([ctx.encoder.fingerprint(), ctx.dataset.checksum(), self.id, self.params(ctx)], 20)
         d = paths.bench_home() / "supervised" / ctx.task.name / key
         d.mkdir(parents=True, exist_ok=True)
         return d

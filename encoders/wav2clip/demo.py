@@ -25,9 +25,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.atomic import atomic_write_json
+from bench.hashing import sha256_file
 from bench.paths import models_dir
 from bench.progress import progress_bar
-from bench.store import atomic_write_json
 from bench.task import Dataset
 from bench.video import read_frames
 from encoders.wav2clip.teacher import TINY, CLIPTeacher, TeacherSpec
@@ -48,8 +49,6 @@ def _demo_registry() -> Path:
 def mark_demo_weights(*paths: Path) -> None:
     """Remember these files' hashes as demo-trained, so a copy without its ``model.json`` is still
     recognised (and refused on real data) on this machine."""
-    from bench.encoder import sha256_file
-
     known = set(json.loads(_demo_registry().read_text())) if _demo_registry().is_file() else set()
     known |= {sha256_file(p) for p in paths if p.is_file()}
     _demo_registry().parent.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.encoder import Encoder, FrameEmbeddings, NotSupportedError, sha256_file
+from bench.encoder import Encoder, FrameEmbeddings, NotSupportedError
+from bench.hashing import sha256_file
 from encoders.wav2clip.checkpoint import load_official
 from encoders.wav2clip.model import SAMPLE_RATE, Wav2CLIPAudio
 from encoders.wav2clip.teacher import PAPER_MODEL, PAPER_PRETRAINED, CLIPTeacher, TeacherSpec
@@ -112,7 +113,6 @@ class Wav2CLIPEncoder(Encoder):
     version = "1"
     sample_rate = SAMPLE_RATE
     embedding_dim = 512
-    frame_hop_s = 1.0
     preferred_batch_size = 8
 
     def __init__(
@@ -146,8 +146,8 @@ class Wav2CLIPEncoder(Encoder):
         spec = resolve_teacher(teacher, teacher_pretrained, teacher_seed, self.weights)
         self.teacher = CLIPTeacher(spec, device=device) if spec is not None else None
 
-    @staticmethod
-    def availability() -> tuple[bool, str]:
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
         from bench.weights import fetched_path
         from encoders.wav2clip.demo import find_demo_model
 

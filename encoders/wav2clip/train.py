@@ -39,9 +39,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.encoder import sha256_file
+from bench.atomic import atomic_torch_save, atomic_write_bytes, atomic_write_json
+from bench.hashing import sha256_file
 from bench.progress import progress_bar
-from bench.store import EmbeddingStore, atomic_write_bytes, atomic_write_json
+from bench.store import EmbeddingStore
 from bench.task import Dataset
 from encoders.wav2clip.checkpoint import save_official
 from encoders.wav2clip.data import AudioWindows
@@ -317,12 +318,6 @@ def numerics_changes(before: dict[str, Any] | None, now: dict[str, Any]) -> list
     return out
 
 
-def _save_torch(obj: Any, path: Path) -> None:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
 class RunLog:
     """``log.jsonl`` (one row per step and per epoch) and ``epochs.csv``, truncated on resume."""
 
@@ -500,7 +495,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
         rngs = env.gather(_rng_state(device))
         if not env.main:
             return
-        _save_torch({
+        atomic_torch_save({
             "identity": identity, "epoch": epoch, "step": step, "global_step": global_step,
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             "best_val": best_val, "best_epoch": best_epoch, "bad_epochs": bad_epochs, "status": status, "rng": rngs,

@@ -85,7 +85,6 @@ class YAMNetEncoder(Encoder):
     version = "1"
     sample_rate = 16000
     embedding_dim = 1024
-    frame_hop_s = HOP_S
     preferred_batch_size = 16
 
     def __init__(self, device: str = "cpu", weights: str | None = None, seed: int = 0) -> None:
@@ -110,8 +109,8 @@ class YAMNetEncoder(Encoder):
         self._model: Any = None
         self._weights_id: str | None = None
 
-    @staticmethod
-    def availability() -> tuple[bool, str]:
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
         missing = [m for m in ("tensorflow", "tensorflow_hub", "tf_keras") if not module_available(m)]
         if missing:
             return False, (f"missing {', '.join(missing)}: pip install 'bench-audio[tf]' (see README: TensorFlow)")
