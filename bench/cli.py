@@ -56,17 +56,34 @@ def _coerce(v: str) -> Any:
 
 @app.command()
 def run(
-    encoder: Annotated[str, typer.Option("--encoder", "-e", help="Encoder name(s), comma-separated; hear:MODULE[:WEIGHTS] for a HEAR module.")],
+    encoder: Annotated[
+        str,
+        typer.Option(
+            "--encoder", "-e", help="Encoder name(s), comma-separated; hear:MODULE[:WEIGHTS] for a HEAR module."
+        ),
+    ],
     task: Annotated[str, typer.Option("--task", "-t", help="Task name(s), comma-separated, or 'all'.")] = "all",
-    data_root: Annotated[Path | None, typer.Option(help="Folder holding the real datasets (default: $BENCH_DATA_ROOT; none: demo suite).")] = None,
+    data_root: Annotated[
+        Path | None,
+        typer.Option(help="Folder holding the real datasets (default: $BENCH_DATA_ROOT; none: demo suite)."),
+    ] = None,
     root: Annotated[list[str] | None, typer.Option(help="Per-task dataset folder, TASK=DIR (repeatable).")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda (or cuda:N).")] = "cpu",
     weights: Annotated[str | None, typer.Option(help="Weights file for the encoder(s) that take one.")] = None,
     opt: Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")] = None,
     protocol: Annotated[str | None, typer.Option(help="Only these protocols (e.g. probe,zeroshot).")] = None,
-    popt: Annotated[list[str] | None, typer.Option(help="Protocol option KEY=VALUE, e.g. max_epochs=100 (repeatable).")] = None,
-    on_error: Annotated[str, typer.Option(help="Unreadable audio: 'skip' records and skips the file, 'stop' stops the run (computed clips are kept).")] = "skip",
-    batch_size: Annotated[int | None, typer.Option(help="Clips per encoder call (default: the encoder's preference).")] = None,
+    popt: Annotated[
+        list[str] | None, typer.Option(help="Protocol option KEY=VALUE, e.g. max_epochs=100 (repeatable).")
+    ] = None,
+    on_error: Annotated[
+        str,
+        typer.Option(
+            help="Unreadable audio: 'skip' records and skips the file, 'stop' stops the run (computed clips are kept)."
+        ),
+    ] = "skip",
+    batch_size: Annotated[
+        int | None, typer.Option(help="Clips per encoder call (default: the encoder's preference).")
+    ] = None,
     workers: Annotated[int, typer.Option(help="Background decoding threads.")] = 2,
     seed: Annotated[int, typer.Option(help="Seed for probes and validation carving.")] = 0,
     force: Annotated[bool, typer.Option(help="Recompute cells that already have a current result.")] = False,
@@ -130,7 +147,9 @@ def run(
 @app.command("leaderboard")
 def leaderboard_cmd(
     results: Annotated[Path | None, typer.Option(help="Results folder (default ./results).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output file (default: leaderboard.md beside the results folder).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output file (default: leaderboard.md beside the results folder).")
+    ] = None,
 ) -> None:
     """Regenerate leaderboard.md (Table 2 / Table 3 layouts) from the result records."""
     from bench.reports.leaderboard import write
@@ -158,8 +177,14 @@ def tasks() -> None:
     in_all = set(all_task_names())
     for name in TASKS.names():
         spec = TASKS.get(name)
-        scheme = f"{len(spec.folds)} folds" if spec.folds else f"splits {'/'.join(spec.train_splits)}→{'/'.join(spec.test_splits)}, {spec.trials} trials"
-        typer.echo(f"{name:<14} {spec.kind:<22} {', '.join(spec.metrics):<28} {scheme:<34} {'' if name in in_all else '(not in all)'}")
+        scheme = (
+            f"{len(spec.folds)} folds"
+            if spec.folds
+            else f"splits {'/'.join(spec.train_splits)}→{'/'.join(spec.test_splits)}, {spec.trials} trials"
+        )
+        typer.echo(
+            f"{name:<14} {spec.kind:<22} {', '.join(spec.metrics):<28} {scheme:<34} {'' if name in in_all else '(not in all)'}"
+        )
 
 
 @data_app.command("demo")
@@ -218,9 +243,16 @@ def report_confusion(
 
     def find(label: str) -> Any:
         for path, rec in store.all():
-            if rec.data_kind == data and rec.encoder["label"] == label and rec.task["name"] == task and rec.protocol["short"] == protocol:
+            if (
+                rec.data_kind == data
+                and rec.encoder["label"] == label
+                and rec.task["name"] == task
+                and rec.protocol["short"] == protocol
+            ):
                 return path, rec
-        _err(f"no {data} result for encoder {label!r}, task {task!r}, protocol {protocol!r} in {store.root}; run `bench run` first")
+        _err(
+            f"no {data} result for encoder {label!r}, task {task!r}, protocol {protocol!r} in {store.root}; run `bench run` first"
+        )
 
     path_a, rec_a = find(encoder)
     try:
@@ -243,14 +275,23 @@ def report_confusion(
 def sweep_fractions_cmd(
     encoder: Annotated[str, typer.Option("--encoder", "-e", help="Encoder name(s), comma-separated.")],
     task: Annotated[str, typer.Option("--task", "-t", help="Classification task(s), comma-separated.")] = "vggsound",
-    fractions: Annotated[str, typer.Option(help="Percentages of the training split, comma-separated.")] = "1,2,5,10,20,50,100",
-    seeds: Annotated[int, typer.Option(help="Repetitions per fraction (own validation carve, subset and probe seed each).")] = 3,
-    data_root: Annotated[Path | None, typer.Option(help="Folder holding the real datasets (default: $BENCH_DATA_ROOT; none: demo suite).")] = None,
+    fractions: Annotated[
+        str, typer.Option(help="Percentages of the training split, comma-separated.")
+    ] = "1,2,5,10,20,50,100",
+    seeds: Annotated[
+        int, typer.Option(help="Repetitions per fraction (own validation carve, subset and probe seed each).")
+    ] = 3,
+    data_root: Annotated[
+        Path | None,
+        typer.Option(help="Folder holding the real datasets (default: $BENCH_DATA_ROOT; none: demo suite)."),
+    ] = None,
     root: Annotated[list[str] | None, typer.Option(help="Per-task dataset folder, TASK=DIR (repeatable).")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda (or cuda:N).")] = "cpu",
     weights: Annotated[str | None, typer.Option(help="Weights file for the encoder(s) that take one.")] = None,
     opt: Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")] = None,
-    popt: Annotated[list[str] | None, typer.Option(help="Probe option KEY=VALUE, e.g. max_epochs=100 (repeatable).")] = None,
+    popt: Annotated[
+        list[str] | None, typer.Option(help="Probe option KEY=VALUE, e.g. max_epochs=100 (repeatable).")
+    ] = None,
     on_error: Annotated[str, typer.Option(help="Unreadable audio: 'skip' or 'stop'.")] = "skip",
     batch_size: Annotated[int | None, typer.Option(help="Clips per encoder call.")] = None,
     workers: Annotated[int, typer.Option(help="Background decoding threads.")] = 2,
@@ -306,7 +347,9 @@ def sweep_fractions_cmd(
 @report_app.command("fractions")
 def report_fractions(
     task: Annotated[str, typer.Option(help="Task name.")] = "vggsound",
-    encoder: Annotated[str | None, typer.Option(help="Encoder labels, comma-separated (default: all with sweep results).")] = None,
+    encoder: Annotated[
+        str | None, typer.Option(help="Encoder labels, comma-separated (default: all with sweep results).")
+    ] = None,
     data: Annotated[str, typer.Option(help="'demo' or 'real' results.")] = "demo",
     results: Annotated[Path | None, typer.Option(help="Results folder.")] = None,
     out: Annotated[Path | None, typer.Option(help="Output PNG path.")] = None,
@@ -315,32 +358,75 @@ def report_fractions(
     from bench.reports.fractions import write_fraction_plot
 
     try:
-        png = write_fraction_plot(results or paths.results_dir(), task, data, _split(encoder) if encoder else None, out=out)
+        png = write_fraction_plot(
+            results or paths.results_dir(), task, data, _split(encoder) if encoder else None, out=out
+        )
     except ValueError as exc:
         _err(str(exc), 1)
     typer.echo(f"{png.with_suffix('.csv')}\n{png}")
+
+
 @train_app.command("wav2clip")
 def train_wav2clip(
-    data_root: Annotated[Path | None, typer.Option(help="VGGSound folder (vggsound.csv + {ytid}_{start:06d}.mp4), or its parent; none: the demo set.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Run folder (default $BENCH_HOME/models/wav2clip-demo or wav2clip-vggsound-<checksum>).")] = None,
-    preset: Annotated[str | None, typer.Option(help="'paper' (batch 128, ≤100 epochs, 5-s windows of 10-s clips, 30 fps) or 'demo' (default without --data-root).")] = None,
-    loss: Annotated[str, typer.Option(help="'cx' (the paper's cross-projection loss) or 'clip' (plain CLIP loss on the projected audio).")] = "cx",
-    norm: Annotated[str, typer.Option(help="Front-end standardisation: 'clip' (per clip) or 'batch' (the reference's batch-global).")] = "clip",
+    data_root: Annotated[
+        Path | None,
+        typer.Option(
+            help="VGGSound folder (vggsound.csv + {ytid}_{start:06d}.mp4), or its parent; none: the demo set."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run folder (default $BENCH_HOME/models/wav2clip-demo or wav2clip-vggsound-<checksum>)."),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="'paper' (batch 128, ≤100 epochs, 5-s windows of 10-s clips, 30 fps) or 'demo' (default without --data-root)."
+        ),
+    ] = None,
+    loss: Annotated[
+        str,
+        typer.Option(
+            help="'cx' (the paper's cross-projection loss) or 'clip' (plain CLIP loss on the projected audio)."
+        ),
+    ] = "cx",
+    norm: Annotated[
+        str,
+        typer.Option(help="Front-end standardisation: 'clip' (per clip) or 'batch' (the reference's batch-global)."),
+    ] = "clip",
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs (early stopping may end sooner).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Global batch (split across torchrun processes).")] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (paper: 1e-3).")] = None,
     window_s: Annotated[float | None, typer.Option(help="Audio/video window per clip, seconds (paper: 5).")] = None,
-    clip_s: Annotated[float | None, typer.Option(help="Nominal clip length the window is drawn from (VGGSound: 10).")] = None,
+    clip_s: Annotated[
+        float | None, typer.Option(help="Nominal clip length the window is drawn from (VGGSound: 10).")
+    ] = None,
     fps: Annotated[float | None, typer.Option(help="Frame rate of the teacher targets (paper: 30).")] = None,
-    teacher: Annotated[str | None, typer.Option(help="open_clip model name (default ViT-B-32-quickgelu; the demo trains bench-tiny-clip).")] = None,
-    teacher_pretrained: Annotated[str | None, typer.Option(help="open_clip pretrained tag (e.g. openai) or a local checkpoint file.")] = None,
-    teacher_seed: Annotated[int, typer.Option(help="Seed of a randomly initialised teacher (no pretrained weights).")] = 0,
-    seed: Annotated[int | None, typer.Option(help="Seed for initialisation, shuffling, validation carving and windows (paper: 2021).")] = None,
+    teacher: Annotated[
+        str | None,
+        typer.Option(help="open_clip model name (default ViT-B-32-quickgelu; the demo trains bench-tiny-clip)."),
+    ] = None,
+    teacher_pretrained: Annotated[
+        str | None, typer.Option(help="open_clip pretrained tag (e.g. openai) or a local checkpoint file.")
+    ] = None,
+    teacher_seed: Annotated[
+        int, typer.Option(help="Seed of a randomly initialised teacher (no pretrained weights).")
+    ] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed for initialisation, shuffling, validation carving and windows (paper: 2021)."),
+    ] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda (each torchrun process takes its LOCAL_RANK GPU).")] = "cpu",
-    save_every: Annotated[int | None, typer.Option(help="Write a resumable state every N steps (also at every epoch end).")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Stop after N optimizer steps (smoke runs; re-run with more to continue).")] = None,
+    save_every: Annotated[
+        int | None, typer.Option(help="Write a resumable state every N steps (also at every epoch end).")
+    ] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Stop after N optimizer steps (smoke runs; re-run with more to continue).")
+    ] = None,
     workers: Annotated[int, typer.Option(help="Background decoding threads.")] = 2,
-    fresh: Annotated[bool, typer.Option(help="Delete the run folder's state and start over (default: resume).")] = False,
+    fresh: Annotated[
+        bool, typer.Option(help="Delete the run folder's state and start over (default: resume).")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Distil a CLIP teacher into Wav2CLIP on VGGSound (or the demo set); resumes a killed run.
@@ -355,13 +441,33 @@ def train_wav2clip(
     explicit: dict[str, Any] = {}
     if teacher is not None or teacher_pretrained is not None or data_root is not None:
         model = teacher or PAPER_MODEL
-        pre = teacher_pretrained if teacher_pretrained is not None else (PAPER_PRETRAINED if model == PAPER_MODEL else None)
+        pre = (
+            teacher_pretrained
+            if teacher_pretrained is not None
+            else (PAPER_PRETRAINED if model == PAPER_MODEL else None)
+        )
         explicit = {"teacher": TeacherSpec(model, pre, teacher_seed), "demo_teacher": False}
     try:
         cfg = make_preset(
-            name, data_root=data_root, out_dir=out, loss=loss, norm=norm, max_epochs=epochs, batch_size=batch_size, lr=lr,
-            window_s=window_s, clip_s=clip_s, fps=fps, seed=seed, device=device, save_every_steps=save_every,
-            max_steps=max_steps, workers=workers, show_progress=not quiet, fresh=fresh, **explicit,
+            name,
+            data_root=data_root,
+            out_dir=out,
+            loss=loss,
+            norm=norm,
+            max_epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            window_s=window_s,
+            clip_s=clip_s,
+            fps=fps,
+            seed=seed,
+            device=device,
+            save_every_steps=save_every,
+            max_steps=max_steps,
+            workers=workers,
+            show_progress=not quiet,
+            fresh=fresh,
+            **explicit,
         )
         result = train(cfg)
     except (TrainError, FileNotFoundError, ValueError) as exc:
@@ -385,7 +491,9 @@ def weights_list() -> None:
 @weights_app.command("fetch")
 def weights_fetch(
     name: Annotated[str, typer.Argument(help="Weights name, e.g. wav2clip-official (see `bench weights list`).")],
-    url: Annotated[str | None, typer.Option(help="Download from here instead (a mirror, or file:///path for a local copy).")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Download from here instead (a mirror, or file:///path for a local copy).")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Download again even if already fetched.")] = False,
 ) -> None:
     """Download published weights into $BENCH_HOME/weights/NAME (sha256 recorded). Needs internet."""

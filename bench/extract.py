@@ -205,9 +205,17 @@ def extract(
     try:
         with progress_bar(f"{encoder.name} → {dataset.task}", total=len(mine), enabled=show_progress) as advance:
             _embed_clips(
-                encoder, mine, lambda c: decode_clip(c, rate, policy), writer, stats,
-                frames_window_s=frames_window_s, batch_size=batch_size or encoder.preferred_batch_size,
-                workers=workers, on_error=on_error, stop_note=stop_note, advance=advance,
+                encoder,
+                mine,
+                lambda c: decode_clip(c, rate, policy),
+                writer,
+                stats,
+                frames_window_s=frames_window_s,
+                batch_size=batch_size or encoder.preferred_batch_size,
+                workers=workers,
+                on_error=on_error,
+                stop_note=stop_note,
+                advance=advance,
             )
     finally:
         writer.flush()  # whatever finished is persisted even on KeyboardInterrupt or an encoder error

@@ -85,12 +85,17 @@ def extract_image_embeddings(
                 if got.error is not None:
                     failed[clip.id] = got.error
                     if on_error == "stop":
-                        raise ExtractionStopped(f"{clip.path}: {got.error}\nStopped (--on-error stop); finished clips are saved.")
+                        raise ExtractionStopped(
+                            f"{clip.path}: {got.error}\nStopped (--on-error stop); finished clips are saved."
+                        )
                     advance(1)
                     continue
                 frames = got.value
                 assert frames is not None
-                embs = [np.asarray(embed_images(frames[j : j + frame_batch]), dtype=np.float32) for j in range(0, len(frames), frame_batch)]
+                embs = [
+                    np.asarray(embed_images(frames[j : j + frame_batch]), dtype=np.float32)
+                    for j in range(0, len(frames), frame_batch)
+                ]
                 ids.append(clip.id)
                 rows.append(np.concatenate(embs).mean(axis=0, keepdims=True))
                 advance(1)

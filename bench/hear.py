@@ -145,7 +145,9 @@ def get_timestamp_embeddings(audio: Any, model: HearModel) -> tuple[torch.Tensor
     return torch.from_numpy(emb).to(device), torch.from_numpy(ts.copy()).to(device)
 
 
-def make_api(encoder: str, **defaults: Any) -> tuple[Callable[..., HearModel], Callable[..., torch.Tensor], Callable[..., Any]]:
+def make_api(
+    encoder: str, **defaults: Any
+) -> tuple[Callable[..., HearModel], Callable[..., torch.Tensor], Callable[..., Any]]:
     """``(load_model, get_scene_embeddings, get_timestamp_embeddings)`` for one registered encoder."""
 
     def load(model_file_path: str = "") -> HearModel:

@@ -51,13 +51,19 @@ class FittedProbe:
         self.model.eval()
         xt = torch.from_numpy(((x - self.mean) / self.std).astype(np.float32)).to(self.device)
         with torch.inference_mode():
-            logits = torch.cat([self.model(xt[i : i + 4096]) for i in range(0, len(xt), 4096)]) if len(xt) else torch.zeros(0)
+            logits = (
+                torch.cat([self.model(xt[i : i + 4096]) for i in range(0, len(xt), 4096)])
+                if len(xt)
+                else torch.zeros(0)
+            )
             probs = torch.softmax(logits, dim=1) if self.kind == "multiclass" else torch.sigmoid(logits)
         return probs.cpu().numpy()
 
 
 def build_mlp(dim_in: int, n_out: int, cfg: ProbeConfig) -> nn.Module:
-    return nn.Sequential(nn.Linear(dim_in, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, n_out))
+    return nn.Sequential(
+        nn.Linear(dim_in, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, n_out)
+    )
 
 
 def fit_probe(

@@ -38,11 +38,19 @@ def progress_bar(
             if now - state["last"] >= log_every_s:
                 state["last"] = now
                 of = f"/{total}" if total else ""
-                print(f"{description}: {int(state['done'])}{of} ({now - state['start']:.0f} s)", file=sys.stderr, flush=True)
+                print(
+                    f"{description}: {int(state['done'])}{of} ({now - state['start']:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         yield log
         if time.monotonic() - state["start"] >= log_every_s:
-            print(f"{description}: done, {int(state['done'])} in {time.monotonic() - state['start']:.0f} s", file=sys.stderr, flush=True)
+            print(
+                f"{description}: done, {int(state['done'])} in {time.monotonic() - state['start']:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
         return
     columns = (
         TextColumn("[bold]{task.description}"),

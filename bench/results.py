@@ -90,8 +90,15 @@ def provenance() -> dict[str, Any]:
 def _git_revision() -> str:
     try:
         here = Path(__file__).resolve().parent
-        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5)
+        rev = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         if rev.returncode != 0:
             return "unknown"
         return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
@@ -108,7 +115,12 @@ class ResultsStore:
         self.root = Path(root)
 
     def path_for(self, data_kind: str, encoder_label: str, task: str, protocol_id: str) -> Path:
-        return self.root / safe_name(data_kind) / safe_name(encoder_label) / f"{safe_name(task)}.{safe_name(protocol_id)}.json"
+        return (
+            self.root
+            / safe_name(data_kind)
+            / safe_name(encoder_label)
+            / f"{safe_name(task)}.{safe_name(protocol_id)}.json"
+        )
 
     def write(self, record: ResultRecord, scores: dict[str, np.ndarray] | None = None) -> Path:
         path = self.path_for(record.data_kind, record.encoder["label"], record.task["name"], record.protocol["id"])

@@ -74,7 +74,9 @@ def resolve_dataset(task: TaskSpec, opts: RunOptions) -> Dataset:
     if task.name in opts.roots:
         root = opts.roots[task.name]
         if not (root / task.marker).exists() and task.find_root(root) is None:
-            raise DataNotFound(f"{task.title}: {root} does not hold {task.marker}; point --root {task.name}=DIR at the dataset folder")
+            raise DataNotFound(
+                f"{task.title}: {root} does not hold {task.marker}; point --root {task.name}=DIR at the dataset folder"
+            )
         root = task.find_root(root) or root
     elif opts.data_root is not None:
         found = task.find_root(opts.data_root)
@@ -97,7 +99,9 @@ def params_hash(obj: Any) -> str:
     return sha256_json(obj, 16)
 
 
-def _is_current(record: ResultRecord, encoder: Encoder, dataset: Dataset, protocol: Protocol, params: dict[str, Any]) -> bool:
+def _is_current(
+    record: ResultRecord, encoder: Encoder, dataset: Dataset, protocol: Protocol, params: dict[str, Any]
+) -> bool:
     return (
         record.encoder.get("fingerprint") == encoder.fingerprint()
         and record.data.get("checksum") == dataset.checksum()
@@ -120,19 +124,44 @@ def run_cell(
     replacement = cell_protocol(encoder, protocol)
     opted_out = replacement is None
     protocol = replacement or protocol
-    ctx = ProtocolContext(task, dataset, None, encoder, seed=opts.seed, device=opts.device,
-                          options=dict(opts.protocol_options), show_progress=opts.show_progress,
-                          store=EmbeddingStore(opts.cache_dir))
+    ctx = ProtocolContext(
+        task,
+        dataset,
+        None,
+        encoder,
+        seed=opts.seed,
+        device=opts.device,
+        options=dict(opts.protocol_options),
+        show_progress=opts.show_progress,
+        store=EmbeddingStore(opts.cache_dir),
+    )
     params = protocol.params(ctx)
     existing = results.find(kind, encoder.label(), task.name, protocol.id)
     if existing is not None and not opts.force and _is_current(existing, encoder, dataset, protocol, params):
-        return CellOutcome(encoder.name, task.name, protocol.short, "cached", results.path_for(kind, encoder.label(), task.name, protocol.id))
+        return CellOutcome(
+            encoder.name,
+            task.name,
+            protocol.short,
+            "cached",
+            results.path_for(kind, encoder.label(), task.name, protocol.id),
+        )
     base = _record_base(encoder, task, dataset, protocol, params)
     missing = protocol.needs - capabilities(encoder)
     if missing or opted_out:
-        reason = (f"encoder {encoder.name!r} trains end to end; it has no frozen embeddings for {protocol.short}"
-                  if opted_out else f"encoder {encoder.name!r} has no {'/'.join(sorted(missing))} side")
-        record = ResultRecord(**base, folds=[], summary={}, primary_metric=task.primary_metric, status="n/a", reason=reason, provenance=provenance())
+        reason = (
+            f"encoder {encoder.name!r} trains end to end; it has no frozen embeddings for {protocol.short}"
+            if opted_out
+            else f"encoder {encoder.name!r} has no {'/'.join(sorted(missing))} side"
+        )
+        record = ResultRecord(
+            **base,
+            folds=[],
+            summary={},
+            primary_metric=task.primary_metric,
+            status="n/a",
+            reason=reason,
+            provenance=provenance(),
+        )
         path = results.write(record)
         return CellOutcome(encoder.name, task.name, protocol.short, "n/a", path, reason)
 
@@ -141,14 +170,20 @@ def run_cell(
     if protocol.uses_store and level not in view_cache:
         calls_before = stats.encoder_calls
         kwargs: dict[str, Any] = {
-            "frames_window_s": protocol.frames_window_s, "on_error": opts.on_error, "batch_size": opts.batch_size,
-            "workers": opts.workers, "show_progress": opts.show_progress, "stats": stats,
+            "frames_window_s": protocol.frames_window_s,
+            "on_error": opts.on_error,
+            "batch_size": opts.batch_size,
+            "workers": opts.workers,
+            "show_progress": opts.show_progress,
+            "stats": stats,
         }
         view = extract(encoder, dataset, EmbeddingStore(opts.cache_dir), task.clip_policy, **kwargs)
         assert view is not None
         view_cache[level] = view
         if view.failed:
-            opts.say(f"  {len(view.failed)} unreadable file(s) skipped in {task.title}, e.g. {next(iter(view.failed.items()))}")
+            opts.say(
+                f"  {len(view.failed)} unreadable file(s) skipped in {task.title}, e.g. {next(iter(view.failed.items()))}"
+            )
         if stats.encoder_calls > calls_before:
             opts.say(f"  embedded {stats.embedded} clips of {task.title} with {encoder.name} in {stats.seconds:.1f} s")
     extract_s = time.perf_counter() - t0
@@ -157,7 +192,15 @@ def run_cell(
     try:
         out = protocol.run(ctx)
     except NotSupportedError as exc:  # a side that exists but cannot work here (e.g. teacher weights absent)
-        record = ResultRecord(**base, folds=[], summary={}, primary_metric=task.primary_metric, status="n/a", reason=str(exc), provenance=provenance())
+        record = ResultRecord(
+            **base,
+            folds=[],
+            summary={},
+            primary_metric=task.primary_metric,
+            status="n/a",
+            reason=str(exc),
+            provenance=provenance(),
+        )
         return CellOutcome(encoder.name, task.name, protocol.short, "n/a", results.write(record), str(exc))
     protocol_s = time.perf_counter() - t1
     metric_names = out.metrics or task.metrics
@@ -173,7 +216,11 @@ def run_cell(
         predictions=out.predictions,
         skipped_files=dict(ctx.view.failed) if ctx.view is not None else dict(out.extra.pop("skipped_files", {})),
         missing_files=[m.id for m in dataset.missing],
-        timings={"extract_s": round(extract_s, 3), "protocol_s": round(protocol_s, 3), "encoder_calls": stats.encoder_calls},
+        timings={
+            "extract_s": round(extract_s, 3),
+            "protocol_s": round(protocol_s, 3),
+            "encoder_calls": stats.encoder_calls,
+        },
         provenance=provenance(),
     )
     record.protocol.update({k: v for k, v in out.extra.items()})
@@ -183,10 +230,14 @@ def run_cell(
 
         write_confusion(record, path)
     p = summary[metric_names[0]]
-    return CellOutcome(encoder.name, task.name, protocol.short, "ok", path, f"{metric_names[0]} {p['mean']:.4f} ± {p['std']:.4f}")
+    return CellOutcome(
+        encoder.name, task.name, protocol.short, "ok", path, f"{metric_names[0]} {p['mean']:.4f} ± {p['std']:.4f}"
+    )
 
 
-def _record_base(encoder: Encoder, task: TaskSpec, dataset: Dataset, protocol: Protocol, params: dict[str, Any]) -> dict[str, Any]:
+def _record_base(
+    encoder: Encoder, task: TaskSpec, dataset: Dataset, protocol: Protocol, params: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "encoder": encoder.describe(),
         "task": {**task.describe(), "classes": list(dataset.classes), "n_classes": len(dataset.classes)},
@@ -202,14 +253,27 @@ def _record_base(encoder: Encoder, task: TaskSpec, dataset: Dataset, protocol: P
     }
 
 
-def _embed_shard(encoder: Encoder, task: TaskSpec, dataset: Dataset, opts: RunOptions, info: distributed.DistInfo) -> None:
+def _embed_shard(
+    encoder: Encoder, task: TaskSpec, dataset: Dataset, opts: RunOptions, info: distributed.DistInfo
+) -> None:
     """torchrun: every rank embeds its share of each level the task's protocols need."""
-    levels = sorted({p.frames_window_s for p in protocols_for(task, opts.protocols) if not p.needs - capabilities(encoder)},
-                    key=lambda w: -1.0 if w is None else w)
+    levels = sorted(
+        {p.frames_window_s for p in protocols_for(task, opts.protocols) if not p.needs - capabilities(encoder)},
+        key=lambda w: -1.0 if w is None else w,
+    )
     for window in levels:
-        extract(encoder, dataset, EmbeddingStore(opts.cache_dir), task.clip_policy, frames_window_s=window,
-                on_error=opts.on_error, batch_size=opts.batch_size, workers=opts.workers,
-                shard=(info.rank, info.world), show_progress=opts.show_progress and info.is_main)
+        extract(
+            encoder,
+            dataset,
+            EmbeddingStore(opts.cache_dir),
+            task.clip_policy,
+            frames_window_s=window,
+            on_error=opts.on_error,
+            batch_size=opts.batch_size,
+            workers=opts.workers,
+            shard=(info.rank, info.world),
+            show_progress=opts.show_progress and info.is_main,
+        )
         distributed.barrier()
 
 
@@ -244,7 +308,9 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
                         continue  # rank 0 consolidates and evaluates
                 for protocol in protocols_for(task, opts.protocols):
                     outcome = run_cell(encoder, task, dataset, protocol, opts, results, view_cache, stats)
-                    opts.say(f"{outcome.encoder:>12} {outcome.task:<14} {outcome.protocol:<10} {outcome.status:<7} {outcome.summary}")
+                    opts.say(
+                        f"{outcome.encoder:>12} {outcome.task:<14} {outcome.protocol:<10} {outcome.status:<7} {outcome.summary}"
+                    )
                     outcomes.append(outcome)
         finally:
             encoder.close()

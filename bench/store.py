@@ -152,7 +152,11 @@ class StoreEntry:
             return
         name = f"part-{self._writer}-{self._seq:06d}"
         self._seq += 1
-        data = np.concatenate([np.asarray(r, dtype=dtype).reshape(len(r), -1) for r in rows], axis=0) if rows else np.zeros((0, 0), dtype=dtype)
+        data = (
+            np.concatenate([np.asarray(r, dtype=dtype).reshape(len(r), -1) for r in rows], axis=0)
+            if rows
+            else np.zeros((0, 0), dtype=dtype)
+        )
         atomic_save_npy(self.dir / f"{name}.npy", data)
         meta: dict[str, Any] = {"ids": list(ids), "counts": [len(r) for r in rows], "failed": failed}
         if starts is not None:
@@ -182,7 +186,11 @@ class StoreEntry:
         failed = {cid: why for cid, why in failed.items() if cid not in chunks}
         counts = np.array([len(chunks[c][0]) for c in ids], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        data = np.concatenate([chunks[c][0] for c in ids], axis=0).astype(dtype) if ids else np.zeros((0, dim), dtype=dtype)
+        data = (
+            np.concatenate([chunks[c][0] for c in ids], axis=0).astype(dtype)
+            if ids
+            else np.zeros((0, dim), dtype=dtype)
+        )
         has_starts = bool(ids) and chunks[ids[0]][1] is not None
         atomic_save_npy(self.dir / "data.npy", data)
         if has_starts:

@@ -58,8 +58,12 @@ def sweep_fractions(
                 view_cache: dict[str, EmbeddingView] = {}
                 stats = ExtractionStats()
                 for p in fractions:
-                    outcome = run_cell(encoder, task, dataset, FractionProbeProtocol(p, seeds), opts, results, view_cache, stats)
-                    opts.say(f"{outcome.encoder:>12} {outcome.task:<14} {p:>6g} % {outcome.status:<7} {outcome.summary}")
+                    outcome = run_cell(
+                        encoder, task, dataset, FractionProbeProtocol(p, seeds), opts, results, view_cache, stats
+                    )
+                    opts.say(
+                        f"{outcome.encoder:>12} {outcome.task:<14} {p:>6g} % {outcome.status:<7} {outcome.summary}"
+                    )
                     out.outcomes.append(outcome)
         finally:
             encoder.close()

@@ -70,7 +70,9 @@ class Dataset:
         return h.hexdigest()[:20]
 
     def subset(self, predicate: Callable[[Clip], bool]) -> Dataset:
-        return Dataset(self.task, self.root, [c for c in self.clips if predicate(c)], self.classes, self.missing, self.info)
+        return Dataset(
+            self.task, self.root, [c for c in self.clips if predicate(c)], self.classes, self.missing, self.info
+        )
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -57,7 +57,9 @@ def source_info(name: str) -> dict[str, Any]:
     return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
-def fetch(name: str, url: str | None = None, force: bool = False, timeout_s: float = 60.0, show_progress: bool = True) -> Path:
+def fetch(
+    name: str, url: str | None = None, force: bool = False, timeout_s: float = 60.0, show_progress: bool = True
+) -> Path:
     """Download ``name`` (or ``url`` instead of its registered URL) into the weights cache."""
     spec = WEIGHTS.get(name)
     target = weights_dir(name) / spec.filename
@@ -83,8 +85,15 @@ def fetch(name: str, url: str | None = None, force: bool = False, timeout_s: flo
         digest = sha256_file(tmp)
         if spec.sha256 and digest != spec.sha256:
             raise WeightsFetchError(f"{name}: downloaded file has sha256 {digest}, expected {spec.sha256}; not kept")
-    atomic_write_json(target.parent / "source.json", {
-        "name": name, "url": src, "filename": spec.filename, "sha256": digest, "bytes": target.stat().st_size,
-        "fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
+    atomic_write_json(
+        target.parent / "source.json",
+        {
+            "name": name,
+            "url": src,
+            "filename": spec.filename,
+            "sha256": digest,
+            "bytes": target.stat().st_size,
+            "fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
     return target

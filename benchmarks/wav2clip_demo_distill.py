@@ -66,8 +66,14 @@ def probe(weights: str) -> dict[str, float]:
     out = {}
     with tempfile.TemporaryDirectory(prefix="w2c-probe-") as tmp:
         for name, w in (("trained", weights), ("random", "random")):
-            opts = RunOptions(results_dir=Path(tmp) / "results", protocols=["probe"], encoder_options={"weights": w},
-                              show_progress=False, confusion=False, log=lambda _m: None)
+            opts = RunOptions(
+                results_dir=Path(tmp) / "results",
+                protocols=["probe"],
+                encoder_options={"weights": w},
+                show_progress=False,
+                confusion=False,
+                log=lambda _m: None,
+            )
             cell = run_cells(["wav2clip"], ["esc50"], opts)[0]
             rec = json.loads(Path(str(cell.path)).read_text())
             out[f"esc50_acc_{name}"] = rec["summary"]["accuracy"]["mean"]
@@ -88,15 +94,23 @@ def main() -> None:
     meta = run_metadata(path)
     cfg = meta.get("config", {})
     rule = WindowRule(cfg.get("window_s", 5.0), cfg.get("clip_s", 5.0), cfg.get("fps", 10.0), cfg.get("seed", 2021))
-    report: dict[str, object] = {"weights": str(path), "sha256": enc.weights.sha256, "teacher": enc.teacher.spec.identity(),
-                                 "model_ready_s": round(train_s, 1), "epochs": meta.get("epochs"), "steps": meta.get("steps")}
+    report: dict[str, object] = {
+        "weights": str(path),
+        "sha256": enc.weights.sha256,
+        "teacher": enc.teacher.spec.identity(),
+        "model_ready_s": round(train_s, 1),
+        "epochs": meta.get("epochs"),
+        "steps": meta.get("steps"),
+    }
     report.update(retrieval(str(path), enc.teacher.spec, rule))
     report.update(probe(str(path)))
     for k, v in report.items():
         print(f"{k:>18}: {v:.4f}" if isinstance(v, float) else f"{k:>18}: {v}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=str))
-    ok = float(report["ratio_trained"]) >= 3.0 and float(report["esc50_acc_trained"]) > float(report["esc50_acc_random"])  # type: ignore[arg-type]
+    ok = float(report["ratio_trained"]) >= 3.0 and float(report["esc50_acc_trained"]) > float(
+        report["esc50_acc_random"]
+    )  # type: ignore[arg-type]
     print("PASS" if ok else "FAIL", "(MRR >= 3x chance and trained > random on the ESC-50 probe)")
     raise SystemExit(0 if ok else 1)
 

@@ -34,10 +34,14 @@ def read_captions(path: Path) -> list[tuple[int, str, tuple[str, ...]]]:
                 raise MetadataError(f"{path}, line {line}: empty file_name")
             empty = [CAPTION_COLUMNS[1 + i] for i, c in enumerate(caps) if not c]
             if empty:
-                raise MetadataError(f"{path}, line {line}: {', '.join(empty)} empty for {row['file_name']!r}; Clotho has 5 captions per clip")
+                raise MetadataError(
+                    f"{path}, line {line}: {', '.join(empty)} empty for {row['file_name']!r}; Clotho has 5 captions per clip"
+                )
             rows.append((line, row["file_name"], caps))
     except UnicodeDecodeError as exc:
-        raise MetadataError(f"{path}: not UTF-8 ({exc}); the Clotho caption files are UTF-8, is the file damaged?") from None
+        raise MetadataError(
+            f"{path}: not UTF-8 ({exc}); the Clotho caption files are UTF-8, is the file damaged?"
+        ) from None
     return rows
 
 
@@ -70,10 +74,23 @@ def load(root: Path) -> Dataset:
                 continue
             m = meta.get(name, {})
             keywords = tuple(k for k in m.get("keywords", "").split(";") if k)
-            clips.append(Clip(id=cid, path=path, split=split, extra={"captions": caps, "file_name": name, "keywords": keywords,
-                                                                     "sound_id": m.get("sound_id", "")}))
+            clips.append(
+                Clip(
+                    id=cid,
+                    path=path,
+                    split=split,
+                    extra={
+                        "captions": caps,
+                        "file_name": name,
+                        "keywords": keywords,
+                        "sound_id": m.get("sound_id", ""),
+                    },
+                )
+            )
     if "evaluation" not in found_splits:
-        raise MetadataError(f"{root}: no clotho_captions_evaluation.csv; point the Clotho root at the folder holding the caption CSVs")
+        raise MetadataError(
+            f"{root}: no clotho_captions_evaluation.csv; point the Clotho root at the folder holding the caption CSVs"
+        )
     info = {"splits": found_splits, "found": len(clips), "missing": len(missing)}
     return Dataset(task="clotho", root=root, clips=clips, classes=[], missing=missing, info=info)
 

@@ -104,7 +104,9 @@ def load(root: Path) -> Dataset:
             counts[split] = counts.get(split, 0) + 1
             path = audio_dir / f"{fname}.wav"
             if not path.is_file():
-                missing.append(MissingFile(clip_id, path, f"listed in {csv_name} ({split}) but absent from {AUDIO_DIRS[part]}/"))
+                missing.append(
+                    MissingFile(clip_id, path, f"listed in {csv_name} ({split}) but absent from {AUDIO_DIRS[part]}/")
+                )
                 continue
             clips.append(Clip(id=clip_id, path=path, targets=targets, split=split, extra={"fname": fname}))
     info = {"listed": counts, "found": len(clips), "missing": len(missing), "mids": mids}

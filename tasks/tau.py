@@ -54,8 +54,10 @@ def read_identifiers(meta: Path) -> dict[str, str]:
     path = meta / "meta.csv"
     if not path.is_file():
         return {}
-    return {row["filename_audio"].strip(): row["identifier"].strip()
-            for _line, row in read_rows(path, META_COLUMNS, delimiter="\t")}
+    return {
+        row["filename_audio"].strip(): row["identifier"].strip()
+        for _line, row in read_rows(path, META_COLUMNS, delimiter="\t")
+    }
 
 
 def _check_tabs(path: Path) -> None:
@@ -64,7 +66,9 @@ def _check_tabs(path: Path) -> None:
     with path.open(encoding="utf-8") as fh:
         head = fh.readline()
     if "\t" not in head:
-        raise MetadataError(f"{path}: the header {head.strip()!r} is not tab-separated; TAU setup files use tabs despite the .csv name")
+        raise MetadataError(
+            f"{path}: the header {head.strip()!r} is not tab-separated; TAU setup files use tabs despite the .csv name"
+        )
 
 
 def load(root: Path) -> Dataset:
@@ -98,11 +102,18 @@ def load(root: Path) -> Dataset:
         if not path.is_file():
             missing.append(MissingFile(rel, path, f"listed in {FOLD_FILES[split]} but absent"))
             continue
-        clips.append(Clip(id=rel, path=path, target=index[scene], split=split, group=ident, extra={"identifier": ident}))
+        clips.append(
+            Clip(id=rel, path=path, target=index[scene], split=split, group=ident, extra={"identifier": ident})
+        )
     train_locs = {r[3] for r in rows if r[2] == "train"}
     eval_locs = {r[3] for r in rows if r[2] == "evaluate"}
-    info = {"listed": len(rows), "found": len(clips), "missing": len(missing), "meta_dir": str(meta),
-            "shared_locations": sorted(train_locs & eval_locs)}
+    info = {
+        "listed": len(rows),
+        "found": len(clips),
+        "missing": len(missing),
+        "meta_dir": str(meta),
+        "shared_locations": sorted(train_locs & eval_locs),
+    }
     return Dataset(task="tau", root=root, clips=clips, classes=classes, missing=missing, info=info)
 
 

@@ -41,7 +41,9 @@ def load(root: Path) -> Dataset:
         if not path.is_file():
             missing.append(MissingFile(rel, path, "listed in metadata/UrbanSound8K.csv but absent"))
             continue
-        clips.append(Clip(id=rel, path=path, target=remap[cid], fold=fold, group=f"fs{fsid}", extra={"salience": salience}))
+        clips.append(
+            Clip(id=rel, path=path, target=remap[cid], fold=fold, group=f"fs{fsid}", extra={"salience": salience})
+        )
     return Dataset(task="urbansound8k", root=root, clips=clips, classes=[vocab[c] for c in ids], missing=missing)
 
 

@@ -62,8 +62,13 @@ def read_metadata(root: Path) -> list[tuple[int, str, int, str, str]]:
     """(line, ytid, start, label, split) for every row of the headerless ``vggsound.csv``."""
     csv_path = root / "vggsound.csv"
     rows = []
-    for line, row in read_rows(csv_path, ("ytid", "start", "label", "split"), header=False,
-                               fieldnames=("ytid", "start", "label", "split"), encoding="utf-8-sig"):
+    for line, row in read_rows(
+        csv_path,
+        ("ytid", "start", "label", "split"),
+        header=False,
+        fieldnames=("ytid", "start", "label", "split"),
+        encoding="utf-8-sig",
+    ):
         if line == 1 and row["start"].strip().lower() in ("start_seconds", "start"):
             continue  # tolerate a header someone added
         split = row["split"].strip()
@@ -76,7 +81,9 @@ def read_metadata(root: Path) -> list[tuple[int, str, int, str, str]]:
     return rows
 
 
-def unique_rows(rows: list[tuple[int, str, int, str, str]]) -> tuple[list[tuple[int, str, int, str, str]], dict[str, int]]:
+def unique_rows(
+    rows: list[tuple[int, str, int, str, str]],
+) -> tuple[list[tuple[int, str, int, str, str]], dict[str, int]]:
     """One row per clip: exact repeats are dropped; a clip listed with two labels or splits is
     dropped altogether (its label is ambiguous and it could leak between train and test)."""
     first: dict[str, tuple[int, str, int, str, str]] = {}
@@ -110,10 +117,24 @@ def load(root: Path) -> Dataset:
         path = media.get(stem)
         if path is None:
             absent[split] = absent.get(split, 0) + 1
-            missing.append(MissingFile(stem, root / f"{stem}.mp4", f"{split} clip: media not found (vanished from YouTube or not downloaded)"))
+            missing.append(
+                MissingFile(
+                    stem,
+                    root / f"{stem}.mp4",
+                    f"{split} clip: media not found (vanished from YouTube or not downloaded)",
+                )
+            )
             continue
-        clips.append(Clip(id=stem, path=path, target=index[label], split=split, group=ytid,
-                          extra={"video": path.suffix.lower() in (".mp4", ".mkv", ".webm"), "ytid": ytid, "start": start}))
+        clips.append(
+            Clip(
+                id=stem,
+                path=path,
+                target=index[label],
+                split=split,
+                group=ytid,
+                extra={"video": path.suffix.lower() in (".mp4", ".mkv", ".webm"), "ytid": ytid, "start": start},
+            )
+        )
     info = {"listed": listed, "found": len(clips), "missing": len(missing), "missing_by_split": absent, **dropped}
     return Dataset(task="vggsound", root=root, clips=clips, classes=classes, missing=missing, info=info)
 

@@ -53,7 +53,11 @@ def test_demo_layouts_are_read_by_the_real_loaders(tmp_path: Path) -> None:
     desed = get_task("desed").loader(ensure_demo("desed", tmp_path, scale=0.25))
     assert len(desed.clips) == 12 and desed.info["clips_without_events"] >= 1
     assert any(len(c.extra["events"]) >= 2 for c in desed.clips)
-    overlapping = [c for c in desed.clips if any(a[1] > b[0] for a, b in zip(c.extra["events"], c.extra["events"][1:], strict=False))]
+    overlapping = [
+        c
+        for c in desed.clips
+        if any(a[1] > b[0] for a, b in zip(c.extra["events"], c.extra["events"][1:], strict=False))
+    ]
     assert overlapping, "the demo should have overlapping events"
     clotho = get_task("clotho").loader(ensure_demo("clotho", tmp_path, scale=0.25))
     assert {c.split for c in clotho.clips} == {"development", "validation", "evaluation"}

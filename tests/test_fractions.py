@@ -96,8 +96,19 @@ def test_sweep_fractions_cli_records_figure_resume_and_full_fraction_matches_the
     monkeypatch.chdir(tmp_path)
     _vgg_fixture(tmp_path / "VGGSound")
     runner = CliRunner()
-    common = ["--encoder", "counting", "--task", "vggsound", "--root", f"vggsound={tmp_path / 'VGGSound'}", "--quiet",
-              "--popt", "max_epochs=25", "--popt", "patience=5"]
+    common = [
+        "--encoder",
+        "counting",
+        "--task",
+        "vggsound",
+        "--root",
+        f"vggsound={tmp_path / 'VGGSound'}",
+        "--quiet",
+        "--popt",
+        "max_epochs=25",
+        "--popt",
+        "patience=5",
+    ]
     res = runner.invoke(app, ["sweep", "fractions", *common, "--fractions", "10,50,100", "--seeds", "2"])
     assert res.exit_code == 0, res.output
     store = ResultsStore(tmp_path / "results")
@@ -124,7 +135,10 @@ def test_sweep_fractions_cli_records_figure_resume_and_full_fraction_matches_the
     counter.calls = 0
     res = runner.invoke(app, ["sweep", "fractions", *common, "--fractions", "10,20,50,100", "--seeds", "2"])
     assert res.exit_code == 0 and counter.calls == 0
-    assert res.output.count("cached") == 3 and store.find("real", "counting", "vggsound", "probe-mlp-v1-frac20") is not None
+    assert (
+        res.output.count("cached") == 3
+        and store.find("real", "counting", "vggsound", "probe-mlp-v1-frac20") is not None
+    )
     res = runner.invoke(app, ["leaderboard"])
     board = (tmp_path / "leaderboard.md").read_text()
     assert res.exit_code == 0 and "Data-fraction curves" in board and "| 10 % | 20 % | 50 % | 100 % |" in board

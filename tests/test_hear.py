@@ -34,8 +34,21 @@ def validate(module: str, weights: str = "") -> None:
 def test_hearbaseline_naive_runs_on_demo_esc50(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BENCH_DEMO_SCALE", "0.25")
     monkeypatch.chdir(tmp_path)
-    res = runner.invoke(app, ["run", "--encoder", "hear:hearbaseline.naive", "--task", "esc50", "--quiet",
-                              "--protocol", "probe", "--popt", "max_epochs=5"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--encoder",
+            "hear:hearbaseline.naive",
+            "--task",
+            "esc50",
+            "--quiet",
+            "--protocol",
+            "probe",
+            "--popt",
+            "max_epochs=5",
+        ],
+    )
     assert res.exit_code == 0, res.output
     rec = json.loads((tmp_path / "results/demo/hear_hearbaseline.naive/esc50.probe-mlp-v1.json").read_text())
     assert rec["encoder"]["options"]["shims"] == ["librosa-positional-mel"]  # 2021 code on librosa 0.11
@@ -74,7 +87,9 @@ def test_logmel_as_hear_module_passes_hearvalidator() -> None:
     emb, ts = mod.get_timestamp_embeddings(audio, model)
     assert emb.shape == (2, 41, 128) and torch.allclose(ts[0], torch.arange(41) * 50.0)
     # the timestamp at 1000 ms is the clip embedding of the window [0.5 s, 1.5 s)
-    np.testing.assert_allclose(emb[1, 20].numpy(), get_encoder("logmel").embed([audio[1, 8000:24000].numpy()])[0], rtol=1e-5)
+    np.testing.assert_allclose(
+        emb[1, 20].numpy(), get_encoder("logmel").embed([audio[1, 8000:24000].numpy()])[0], rtol=1e-5
+    )
 
 
 @pytest.mark.usefixtures("with_test_encoders")

@@ -62,8 +62,15 @@ def torch_state_unchanged_by_probe() -> bool:
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    fit_probe(np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1]), np.zeros((2, 2), np.float32), np.array([0, 1]), 2,
-              "multiclass", ProbeConfig(max_epochs=2))
+    fit_probe(
+        np.zeros((4, 2), np.float32),
+        np.array([0, 1, 0, 1]),
+        np.zeros((2, 2), np.float32),
+        np.array([0, 1]),
+        2,
+        "multiclass",
+        ProbeConfig(max_epochs=2),
+    )
     return bool(torch.equal(torch.rand(3), expected))  # the probe seeds locally, never globally
 
 
@@ -72,7 +79,9 @@ def test_map_matches_sklearn_on_multilabel_and_multiclass() -> None:
     y = (rng.random((50, 6)) < 0.3).astype(int)
     y[:, 5] = 0  # a class with no positives is left out
     s = rng.random((50, 6))
-    assert mean_average_precision(y, s) == pytest.approx(np.mean([average_precision_score(y[:, k], s[:, k]) for k in range(5)]))
+    assert mean_average_precision(y, s) == pytest.approx(
+        np.mean([average_precision_score(y[:, k], s[:, k]) for k in range(5)])
+    )
     labels = rng.integers(0, 4, 40)
     s2 = rng.random((40, 4))
     onehot = np.eye(4)[labels]
@@ -81,8 +90,12 @@ def test_map_matches_sklearn_on_multilabel_and_multiclass() -> None:
 
 def _opts(tmp_path: Path, **kw):  # type: ignore[no-untyped-def]
     return RunOptions(
-        results_dir=tmp_path / "results", cache_dir=tmp_path / "cache", show_progress=False,
-        protocol_options={"max_epochs": 40, "patience": 8}, log=lambda m: None, **kw,
+        results_dir=tmp_path / "results",
+        cache_dir=tmp_path / "cache",
+        show_progress=False,
+        protocol_options={"max_epochs": 40, "patience": 8},
+        log=lambda m: None,
+        **kw,
     )
 
 
@@ -112,7 +125,9 @@ def test_run_records_match_sklearn_and_repeat_identically(tmp_path: Path, counte
     rec2 = store.find("real", "counting", "esc50", "probe-mlp-v1")
     assert rec2 is not None
     assert [f.metrics for f in rec2.folds] == [f.metrics for f in rec.folds]
-    confusion = (tmp_path / "results" / "real" / "counting" / "esc50.probe-mlp-v1.confusion.csv").read_text().splitlines()
+    confusion = (
+        (tmp_path / "results" / "real" / "counting" / "esc50.probe-mlp-v1.confusion.csv").read_text().splitlines()
+    )
     assert confusion[0].split(",")[1:] == ["dog", "rooster", "pig", "cow"]
     assert sum(int(v) for line in confusion[1:] for v in line.split(",")[1:]) == len(p["ids"])
 
@@ -140,7 +155,11 @@ def test_zero_shot_matches_hand_computation(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("with_test_encoders")
 def test_end_to_end_probe_on_us8k_fixture_uses_all_ten_folds(tmp_path: Path) -> None:
     write_us8k(tmp_path / "UrbanSound8K", ["a", "b", "c"], per_fold=2)
-    out = run(["counting"], ["urbansound8k"], _opts(tmp_path, roots={"urbansound8k": tmp_path / "UrbanSound8K"}, protocols=["probe"]))
+    out = run(
+        ["counting"],
+        ["urbansound8k"],
+        _opts(tmp_path, roots={"urbansound8k": tmp_path / "UrbanSound8K"}, protocols=["probe"]),
+    )
     rec = ResultsStore(tmp_path / "results").find("real", "counting", "urbansound8k", "probe-mlp-v1")
     assert out[0].status == "ok" and rec is not None
     assert [f.fold for f in rec.folds] == [f"fold{k}" for k in range(1, 11)]

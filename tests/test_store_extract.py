@@ -77,10 +77,14 @@ def test_killed_run_resumes_without_recomputing(tmp_path: Path, dataset, counter
     done = {cid for p in parts for cid in json.loads(p.read_text())["ids"]}
     assert 0 < len(done) <= 16  # finished batches were flushed before the kill
     counter.calls = counter.clips = 0
-    view = extract(CountingEncoder(), dataset, EmbeddingStore(cache), ClipPolicy(1.0), batch_size=4, show_progress=False)
+    view = extract(
+        CountingEncoder(), dataset, EmbeddingStore(cache), ClipPolicy(1.0), batch_size=4, show_progress=False
+    )
     assert counter.clips == len(dataset.clips) - len(done)
     assert view is not None and len(view.ids) == len(dataset.clips)
-    fresh = extract(CountingEncoder(), dataset, EmbeddingStore(tmp_path / "fresh"), ClipPolicy(1.0), show_progress=False)
+    fresh = extract(
+        CountingEncoder(), dataset, EmbeddingStore(tmp_path / "fresh"), ClipPolicy(1.0), show_progress=False
+    )
     assert fresh is not None
     ids = [c.id for c in dataset.clips]
     np.testing.assert_allclose(view.matrix(ids), fresh.matrix(ids), atol=1e-6)
@@ -107,7 +111,14 @@ def test_corrupt_file_skipped_or_stops(tmp_path: Path, dataset, counter: EmbedCo
 
 
 def test_frame_level_store_keeps_timestamps(tmp_path: Path, dataset) -> None:  # type: ignore[no-untyped-def]
-    view = extract(CountingEncoder(), dataset, EmbeddingStore(tmp_path / "c"), ClipPolicy(2.5), frames_window_s=1.0, show_progress=False)
+    view = extract(
+        CountingEncoder(),
+        dataset,
+        EmbeddingStore(tmp_path / "c"),
+        ClipPolicy(2.5),
+        frames_window_s=1.0,
+        show_progress=False,
+    )
     assert view is not None
     cid = dataset.clips[0].id
     assert view.rows(cid).shape == (3, 16)

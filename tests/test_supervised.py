@@ -103,9 +103,13 @@ def run_in_subprocess(tmp_path: Path, home: Path, name: str, kill: bool = False)
     """The protocol in a fresh process with one environment: runs compared for equality never mix
     the pytest process's thread count with a subprocess's (CPU kernels reduce by thread count)."""
     out = str(tmp_path / name)
-    script = RUN_SCRIPT.format(root=str(ROOT.parent), tests=str(ROOT), data=str(tmp_path / "ESC-50-master"), kill=kill, out=out)
+    script = RUN_SCRIPT.format(
+        root=str(ROOT.parent), tests=str(ROOT), data=str(tmp_path / "ESC-50-master"), kill=kill, out=out
+    )
     env = {**os.environ, "BENCH_HOME": str(home), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True, text=True, timeout=600
+    )
     if kill:
         assert proc.returncode == -9, proc.stderr[-2000:]
         return {}, np.zeros(0)

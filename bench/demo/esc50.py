@@ -20,11 +20,39 @@ from bench.demo.sounds import Nuisance, concept_recipes, render_clip
 
 version = "2"
 
-ESC10 = {"dog", "rooster", "rain", "sea_waves", "crackling_fire", "crying_baby", "sneezing", "clock_tick", "helicopter", "chainsaw"}
+ESC10 = {
+    "dog",
+    "rooster",
+    "rain",
+    "sea_waves",
+    "crackling_fire",
+    "crying_baby",
+    "sneezing",
+    "clock_tick",
+    "helicopter",
+    "chainsaw",
+}
 CATEGORIES = {
-    0: "dog", 1: "rooster", 10: "rain", 11: "sea_waves", 12: "crackling_fire", 20: "crying_baby", 21: "sneezing",
-    38: "clock_tick", 40: "helicopter", 41: "chainsaw", 4: "frog", 5: "cat", 9: "crow", 16: "wind",
-    24: "coughing", 30: "door_wood_knock", 32: "keyboard_typing", 36: "vacuum_cleaner", 42: "siren", 46: "church_bells",
+    0: "dog",
+    1: "rooster",
+    10: "rain",
+    11: "sea_waves",
+    12: "crackling_fire",
+    20: "crying_baby",
+    21: "sneezing",
+    38: "clock_tick",
+    40: "helicopter",
+    41: "chainsaw",
+    4: "frog",
+    5: "cat",
+    9: "crow",
+    16: "wind",
+    24: "coughing",
+    30: "door_wood_knock",
+    32: "keyboard_typing",
+    36: "vacuum_cleaner",
+    42: "siren",
+    46: "church_bells",
 }
 CLIPS_PER_CLASS_PER_FOLD = 4
 SR = 44100

@@ -43,15 +43,25 @@ class CaptioningProtocol(Protocol):
             if key.startswith("cap_"):
                 name = key[4:]
                 if name not in fields:
-                    raise ValueError(f"unknown captioning option {key!r}; known: {', '.join('cap_' + f for f in fields)}")
+                    raise ValueError(
+                        f"unknown captioning option {key!r}; known: {', '.join('cap_' + f for f in fields)}"
+                    )
                 overrides[name] = type(getattr(CaptionConfig(), name))(value)
         return CaptionConfig(**{**CaptionConfig().as_dict(), **overrides, "seed": ctx.seed})
 
     def params(self, ctx: ProtocolContext) -> dict[str, Any]:
         cfg = self.config(ctx)
         return {
-            "model": {**cfg.as_dict(), "layers": 1, "memory": "1-s frame embeddings, standardised, linear to d_model, sinusoidal positions"},
-            "splits": {"train": list(ctx.task.train_splits), "val": list(ctx.task.val_splits), "test": list(ctx.task.test_splits)},
+            "model": {
+                **cfg.as_dict(),
+                "layers": 1,
+                "memory": "1-s frame embeddings, standardised, linear to d_model, sinusoidal positions",
+            },
+            "splits": {
+                "train": list(ctx.task.train_splits),
+                "val": list(ctx.task.val_splits),
+                "test": list(ctx.task.test_splits),
+            },
             "selection": "lowest validation token cross-entropy",
             "decodings": ["greedy", f"beam-{cfg.beam_size}"],
             "scorer": "pycocoevalcap, PTB tokenizer, corpus-level over the evaluation split",
@@ -71,13 +81,19 @@ class CaptioningProtocol(Protocol):
 
         train, val, test = part(task.train_splits), part(task.val_splits), part(task.test_splits)
         if not train or not test:
-            raise ValueError(f"{task.title}: captioning needs training and evaluation clips with embeddings; found {len(train)} and {len(test)}")
+            raise ValueError(
+                f"{task.title}: captioning needs training and evaluation clips with embeddings; found {len(train)} and {len(test)}"
+            )
         frames = {c.id: np.asarray(view.rows(c.id), dtype=np.float32) for c in train + val + test}
         with progress_bar(f"captioner {task.name}", total=cfg.max_epochs, enabled=ctx.show_progress) as advance:
             model = fit_captioner(
-                [frames[c.id] for c in train], [list(c.extra["captions"]) for c in train],
-                [frames[c.id] for c in val], [list(c.extra["captions"]) for c in val],
-                cfg, device=ctx.device, progress=advance,
+                [frames[c.id] for c in train],
+                [list(c.extra["captions"]) for c in train],
+                [frames[c.id] for c in val],
+                [list(c.extra["captions"]) for c in val],
+                cfg,
+                device=ctx.device,
+                progress=advance,
             )
         test_frames = [frames[c.id] for c in test]
         beam_name = f"beam-{cfg.beam_size}"
@@ -92,15 +108,31 @@ class CaptioningProtocol(Protocol):
                 decodings[name] = scores.metrics
                 per_item[name] = [scores.per_item[c.id].get("cider", float("nan")) for c in test]
                 unavailable = scores.unavailable
-        info = {"best_epoch": model.best_epoch, "epochs_run": model.epochs_run, "val_loss": model.best_val_loss,
-                "vocabulary": len(model.vocab)}
-        fold = FoldResult(fold=test[0].split or "evaluation", metrics=decodings[beam_name], n_train=len(train), n_val=len(val), n_test=len(test), info=info)
+        info = {
+            "best_epoch": model.best_epoch,
+            "epochs_run": model.epochs_run,
+            "val_loss": model.best_val_loss,
+            "vocabulary": len(model.vocab),
+        }
+        fold = FoldResult(
+            fold=test[0].split or "evaluation",
+            metrics=decodings[beam_name],
+            n_train=len(train),
+            n_val=len(val),
+            n_test=len(test),
+            info=info,
+        )
         available = tuple(m for m in METRICS if m in decodings[beam_name])
-        ordered = tuple(m for m in task.metrics if m in available) + tuple(m for m in available if m not in task.metrics)
+        ordered = tuple(m for m in task.metrics if m in available) + tuple(
+            m for m in available if m not in task.metrics
+        )
         return ProtocolOutput(
             folds=[fold],
-            predictions={"ids": [c.id for c in test], **{name: caps for name, caps in outputs.items()},
-                         **{f"cider_{name}": vals for name, vals in per_item.items()}},
+            predictions={
+                "ids": [c.id for c in test],
+                **{name: caps for name, caps in outputs.items()},
+                **{f"cider_{name}": vals for name, vals in per_item.items()},
+            },
             params=self.params(ctx),
             metrics=ordered,
             extra={"decoding": beam_name, "decodings": decodings, "unavailable": unavailable},

@@ -59,7 +59,9 @@ class FractionProbeProtocol(MLPProbeProtocol):
         names: list[str] = []
         scores_all: list[np.ndarray] = []
         splits = self.splits(ctx)
-        with progress_bar(f"probe {ctx.task.name} @ {self.fraction:g}%", total=len(splits), enabled=ctx.show_progress) as advance:
+        with progress_bar(
+            f"probe {ctx.task.name} @ {self.fraction:g}%", total=len(splits), enabled=ctx.show_progress
+        ) as advance:
             for rep, split, pool in splits:
                 fold, test, scores = probe_split(ctx.task, split, ctx.view, n_classes, cfg, ctx.device)
                 fold.info.update({"seed_index": rep, "n_pool": pool, "fraction_actual": fold.n_train / max(1, pool)})

@@ -70,9 +70,20 @@ def plot_matrix(
                 if abs(v) < 0.005:
                     continue
                 txt = f"{v:+.2f}" if diff else f"{v:.2f}"
-                ax.text(j, i, txt, ha="center", va="center", fontsize=6,
-                        color="white" if (not diff and v > 0.6) or (diff and abs(v) > 0.6 * float(np.abs(mat).max())) else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="A − B (row-normalised)" if diff else "fraction of true class")
+                ax.text(
+                    j,
+                    i,
+                    txt,
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white"
+                    if (not diff and v > 0.6) or (diff and abs(v) > 0.6 * float(np.abs(mat).max()))
+                    else "black",
+                )
+    fig.colorbar(
+        im, ax=ax, fraction=0.046, pad=0.04, label="A − B (row-normalised)" if diff else "fraction of true class"
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -121,8 +132,14 @@ def write_difference(a: ResultRecord, b: ResultRecord, out: Path) -> tuple[Path,
     panels = [
         (normalise_rows(cm_a), _panel_title(a), "Blues", 0.0, 1.0, "fraction of true class"),
         (normalise_rows(cm_b), _panel_title(b), "Blues", 0.0, 1.0, "fraction of true class"),
-        (diff, f"{a.encoder['label']} − {b.encoder['label']}\n(red: {a.encoder['label']} higher)", "RdBu_r", -lim, lim,
-         "difference of row-normalised rates"),
+        (
+            diff,
+            f"{a.encoder['label']} − {b.encoder['label']}\n(red: {a.encoder['label']} higher)",
+            "RdBu_r",
+            -lim,
+            lim,
+            "difference of row-normalised rates",
+        ),
     ]
     for k, (ax, (mat, title, cmap, lo, hi, bar)) in enumerate(zip(axes, panels, strict=True)):
         im = ax.imshow(mat, cmap=cmap, vmin=lo, vmax=hi)
@@ -159,5 +176,12 @@ def _annotate(ax: Any, mat: np.ndarray, diff: bool) -> None:
             if abs(v) < 0.005:
                 continue
             strong = abs(v) > (0.6 * peak if diff else 0.6)
-            ax.text(j, i, f"{v:+.2f}" if diff else f"{v:.2f}", ha="center", va="center", fontsize=6,
-                    color="white" if strong else "black")
+            ax.text(
+                j,
+                i,
+                f"{v:+.2f}" if diff else f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if strong else "black",
+            )

@@ -38,7 +38,9 @@ def _other_rows(records: list[ResultRecord], kind: str) -> list[list[str]]:
         if r.data_kind != kind or r.task["name"] in known or is_fraction_record(r):
             continue
         metric = r.primary_metric
-        rows.append([r.task.get("title", r.task["name"]), r.encoder["label"], r.protocol["short"], metric, cell_text(r, metric)])
+        rows.append(
+            [r.task.get("title", r.task["name"]), r.encoder["label"], r.protocol["short"], metric, cell_text(r, metric)]
+        )
     return rows
 
 
@@ -71,8 +73,12 @@ def render(results_dir: Path) -> str:
         if other:
             out += ["### Other tasks", "", markdown_table(["Task", "Model", "Protocol", "Metric", "Value"], other), ""]
         if frac:
-            out += ["### Data-fraction curves (probe trained on % of the training split; `bench sweep fractions`)", "",
-                    markdown_table(frac_headers, frac), ""]
+            out += [
+                "### Data-fraction curves (probe trained on % of the training split; `bench sweep fractions`)",
+                "",
+                markdown_table(frac_headers, frac),
+                "",
+            ]
     if paper_path.exists():
         ref = load_paper_reference(paper_path)
         out += [
@@ -91,9 +97,25 @@ def render(results_dir: Path) -> str:
             "References in brackets: " + "; ".join(f"[{k}] {v}" for k, v in ref.get("citations", {}).items()) + ".",
             "",
         ]
-    prov = sorted({(r.data_kind, r.encoder["label"], r.encoder["fingerprint"], str(r.encoder.get("weights")), r.provenance.get("git", "?")) for r in records})
+    prov = sorted(
+        {
+            (
+                r.data_kind,
+                r.encoder["label"],
+                r.encoder["fingerprint"],
+                str(r.encoder.get("weights")),
+                r.provenance.get("git", "?"),
+            )
+            for r in records
+        }
+    )
     if prov:
-        out += ["## Provenance", "", markdown_table(["Data", "Model", "Fingerprint", "Weights", "bench git"], [list(p) for p in prov]), ""]
+        out += [
+            "## Provenance",
+            "",
+            markdown_table(["Data", "Model", "Fingerprint", "Weights", "bench git"], [list(p) for p in prov]),
+            "",
+        ]
     return "\n".join(out)
 
 

@@ -94,11 +94,16 @@ def table2_rows(records: list[ResultRecord], data_kind: str) -> list[list[str]]:
     rows = []
     for label in labels:
         if any((data_kind, label, c.task, c.protocol) in idx for c in TABLE2):
-            rows.append([label] + [cell_text(idx.get((data_kind, label, c.task, c.protocol)), c.metric) for c in TABLE2])
+            rows.append(
+                [label] + [cell_text(idx.get((data_kind, label, c.task, c.protocol)), c.metric) for c in TABLE2]
+            )
     for label in labels:
         zs = [idx.get((data_kind, label, c.task, "zeroshot")) if c.task in ZS_TASKS else None for c in TABLE2]
         if any(z is not None for z in zs):
-            rows.append([f"{label} (ZS)"] + [cell_text(z, c.metric) if c.task in ZS_TASKS else "" for z, c in zip(zs, TABLE2, strict=True)])
+            rows.append(
+                [f"{label} (ZS)"]
+                + [cell_text(z, c.metric) if c.task in ZS_TASKS else "" for z, c in zip(zs, TABLE2, strict=True)]
+            )
     return rows
 
 
@@ -122,8 +127,10 @@ def decoding_views(rec: ResultRecord) -> list[tuple[str | None, ResultRecord]]:
     decodings = rec.protocol.get("decodings")
     if rec.status != "ok" or not isinstance(decodings, dict):
         return [(rec.protocol.get("decoding"), rec)]
-    return [(name, replace(rec, summary={m: {"mean": v, "std": float("nan"), "n": 1} for m, v in values.items()}))
-            for name, values in decodings.items()]
+    return [
+        (name, replace(rec, summary={m: {"mean": v, "std": float("nan"), "n": 1} for m, v in values.items()}))
+        for name, values in decodings.items()
+    ]
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:

@@ -150,8 +150,13 @@ class OpenL3Encoder(Encoder):
 
     def options(self) -> dict[str, Any]:
         return {
-            "input_repr": "mel256", "content_type": self.content_type, "embedding_size": self.embedding_dim,
-            "hop_s": self.hop_s, "center": True, "backend": self.backend, "pooling": "mean",
+            "input_repr": "mel256",
+            "content_type": self.content_type,
+            "embedding_size": self.embedding_dim,
+            "hop_s": self.hop_s,
+            "center": True,
+            "backend": self.backend,
+            "pooling": "mean",
             "frontend": "librosa-like-torch" if self.backend == "torch" else "openl3-kapre",
         }
 
@@ -177,8 +182,10 @@ class OpenL3Encoder(Encoder):
 
     def refusal(self, data_kind: str) -> str | None:
         if data_kind == "real" and self.random_weights and not self.random_requested:
-            return ("openl3: no OpenL3 weights on this machine, refusing random weights on real data; "
-                    + FIX_WEIGHTS.format(c=self.content_type))
+            return (
+                "openl3: no OpenL3 weights on this machine, refusing random weights on real data; "
+                + FIX_WEIGHTS.format(c=self.content_type)
+            )
         return None
 
     def audio_model(self) -> Any:
@@ -241,9 +248,14 @@ class OpenL3Encoder(Encoder):
         import openl3
 
         embs, tss = openl3.get_audio_embedding(
-            [np.asarray(w, dtype=np.float32) for w in waves], self.sample_rate, input_repr="mel256",
-            content_type=self.content_type, embedding_size=self.embedding_dim, center=True,
-            hop_size=self.hop_s, verbose=False,
+            [np.asarray(w, dtype=np.float32) for w in waves],
+            self.sample_rate,
+            input_repr="mel256",
+            content_type=self.content_type,
+            embedding_size=self.embedding_dim,
+            center=True,
+            hop_size=self.hop_s,
+            verbose=False,
         )
         return [(np.asarray(e, np.float32), np.asarray(t, np.float64)) for e, t in zip(embs, tss, strict=True)]
 
@@ -272,4 +284,3 @@ class OpenL3Encoder(Encoder):
     def close(self) -> None:
         self._audio = None
         self._image = None
-

@@ -53,8 +53,14 @@ class MelFrontend(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spec = torch.stft(
-            x, n_fft=N_FFT, hop_length=HOP, win_length=N_FFT, window=self.window,
-            center=True, pad_mode="constant", return_complex=True,
+            x,
+            n_fft=N_FFT,
+            hop_length=HOP,
+            win_length=N_FFT,
+            window=self.window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
         ).abs()
         mel = torch.matmul(self.filterbank, spec)
         db = 10.0 * torch.log10(torch.clamp(mel, min=AMIN))

@@ -49,8 +49,14 @@ class SupervisedEncoder(Encoder):
             raise ValueError(f"supervised: preset must be 'auto' or one of {sorted(PRESETS)}, got {preset!r}")
         self.device = device
         self.preset = preset
-        overrides = {"max_epochs": max_epochs, "patience": patience, "batch_size": batch_size, "lr": lr,
-                     "weight_decay": weight_decay, "crop_s": crop_s}
+        overrides = {
+            "max_epochs": max_epochs,
+            "patience": patience,
+            "batch_size": batch_size,
+            "lr": lr,
+            "weight_decay": weight_decay,
+            "crop_s": crop_s,
+        }
         self.overrides = {k: v for k, v in overrides.items() if v is not None}
         unknown = set(self.overrides) - set(TrainConfig.__dataclass_fields__)
         assert not unknown, unknown

@@ -158,8 +158,16 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
 class FoldTrainer:
     """Train, early-stop and score one split; resumable from ``ckpt``."""
 
-    def __init__(self, task: TaskSpec, n_classes: int, cfg: TrainConfig, source: WaveSource, device: str,
-                 seed: int, show_progress: bool) -> None:
+    def __init__(
+        self,
+        task: TaskSpec,
+        n_classes: int,
+        cfg: TrainConfig,
+        source: WaveSource,
+        device: str,
+        seed: int,
+        show_progress: bool,
+    ) -> None:
         self.task = task
         self.n_classes = n_classes
         self.cfg = cfg
@@ -213,8 +221,9 @@ class FoldTrainer:
         y_val = label_matrix(val, self.n_classes, self.multilabel)
         crop = int(round(cfg.crop_s * SAMPLE_RATE)) if cfg.crop_s else None
         t0 = time.perf_counter()
-        with progress_bar(f"supervised {self.task.name} {split.name}", total=cfg.max_epochs,
-                          enabled=self.show_progress) as advance:
+        with progress_bar(
+            f"supervised {self.task.name} {split.name}", total=cfg.max_epochs, enabled=self.show_progress
+        ) as advance:
             advance(state["epoch"])
             while state["epoch"] < cfg.max_epochs:
                 epoch = state["epoch"]
@@ -243,8 +252,9 @@ class FoldTrainer:
                 state["epoch"] = epoch + 1
                 advance(1)
                 stop = epoch - state["best_epoch"] >= cfg.patience
-                save_checkpoint({**state, "model": model.state_dict(), "opt": opt.state_dict(),
-                                 "generator": gen.get_state()}, ckpt)
+                save_checkpoint(
+                    {**state, "model": model.state_dict(), "opt": opt.state_dict(), "generator": gen.get_state()}, ckpt
+                )
                 if stop:
                     break
         if state["best_state"] is not None:
@@ -273,8 +283,13 @@ class SupervisedProtocol(Protocol):
         return resolve_config(self.preset, self.overrides, str(ctx.dataset.info.get("kind", "real")))
 
     def params(self, ctx: ProtocolContext) -> dict[str, Any]:
-        return {"train": self.config(ctx).as_dict(), "val_fraction": ctx.options.get("val_fraction", 0.1),
-                "model": "wav2clip ResNet18Audio(norm=clip) + Linear", "optimizer": "Adam", "seed": ctx.seed}
+        return {
+            "train": self.config(ctx).as_dict(),
+            "val_fraction": ctx.options.get("val_fraction", 0.1),
+            "model": "wav2clip ResNet18Audio(norm=clip) + Linear",
+            "optimizer": "Adam",
+            "seed": ctx.seed,
+        }
 
     def checkpoint_dir(self, ctx: ProtocolContext) -> Path:
         key = sha256_json([ctx.encoder.fingerprint(), ctx.dataset.checksum(), self.id, self.params(ctx)], 20)
@@ -284,7 +299,9 @@ class SupervisedProtocol(Protocol):
 
     def run(self, ctx: ProtocolContext) -> ProtocolOutput:
         cfg = self.config(ctx)
-        splits = make_splits(ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1)))
+        splits = make_splits(
+            ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1))
+        )
         n_classes = len(ctx.dataset.classes)
         source = WaveSource(ctx.task)
         usable = {c.id for c in source.prepare(list(ctx.dataset.clips), ctx.show_progress)}
@@ -294,11 +311,18 @@ class SupervisedProtocol(Protocol):
         fold_names: list[str] = []
         all_scores: list[np.ndarray] = []
         for k, split in enumerate(splits):
-            split = Split(split.name, [c for c in split.train if c.id in usable], [c for c in split.val if c.id in usable],
-                          [c for c in split.test if c.id in usable], split.seed)
+            split = Split(
+                split.name,
+                [c for c in split.train if c.id in usable],
+                [c for c in split.val if c.id in usable],
+                [c for c in split.test if c.id in usable],
+                split.seed,
+            )
             done, scores_path = ckdir / f"{split.name}.json", ckdir / f"{split.name}.scores.npy"
             if not (done.is_file() and scores_path.is_file()):
-                trainer = FoldTrainer(ctx.task, n_classes, cfg, source, ctx.device, ctx.seed * 1000 + k, ctx.show_progress)
+                trainer = FoldTrainer(
+                    ctx.task, n_classes, cfg, source, ctx.device, ctx.seed * 1000 + k, ctx.show_progress
+                )
                 model, info = trainer.fit(split, ckdir / f"{split.name}.ckpt.pt")
                 probs, _ = trainer.predict(model, split.test)
                 y_test = label_matrix(split.test, n_classes, ctx.task.kind == "multilabel")

@@ -40,8 +40,16 @@ def load_window(clip: Clip, rule: WindowRule) -> np.ndarray:
 class AudioWindows:
     """``get(indices) -> [B, N]`` float32 crops for a fixed list of clips."""
 
-    def __init__(self, clips: Sequence[Clip], rule: WindowRule, *, memory_budget_gb: float = 4.0,
-                 workers: int = 2, show_progress: bool = True, desc: str = "audio") -> None:
+    def __init__(
+        self,
+        clips: Sequence[Clip],
+        rule: WindowRule,
+        *,
+        memory_budget_gb: float = 4.0,
+        workers: int = 2,
+        show_progress: bool = True,
+        desc: str = "audio",
+    ) -> None:
         self.rule = rule
         self.workers = max(1, workers)
         self.failed: dict[str, str] = {}
@@ -75,7 +83,9 @@ class AudioWindows:
 
     def _load(self, idx: Sequence[int]) -> tuple[np.ndarray, list[int]]:
         rows, kept = [], []
-        for i, got in zip(idx, decode_all([self.clips[i] for i in idx], self._window, workers=self.workers), strict=True):
+        for i, got in zip(
+            idx, decode_all([self.clips[i] for i in idx], self._window, workers=self.workers), strict=True
+        ):
             if got.value is not None:
                 rows.append(got.value)
                 kept.append(i)
@@ -89,10 +99,7 @@ class AudioWindows:
         if self.preloaded:
             return self.data[np.asarray(idx, dtype=np.int64)], list(idx)
         key = tuple(idx)
-        if self._pending is not None and self._pending[0] == key:
-            batch = self._pending[1].result()
-        else:
-            batch = self._load(idx)
+        batch = self._pending[1].result() if self._pending is not None and self._pending[0] == key else self._load(idx)
         self._pending = None
         if prefetch_next is not None:  # the next batch decodes while the model works on this one
             pool = self._pool or ThreadPoolExecutor(1)
@@ -105,4 +112,3 @@ class AudioWindows:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-

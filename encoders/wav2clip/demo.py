@@ -33,7 +33,13 @@ from bench.task import Dataset
 from bench.video import read_frames
 from encoders.wav2clip.teacher import TINY, CLIPTeacher, TeacherSpec
 
-CAPTION_TEMPLATES = ("{label}", "a video of {label}.", "a photo of {label}.", "the sound of {label}.", "this is a sound of {label}.")
+CAPTION_TEMPLATES = (
+    "{label}",
+    "a video of {label}.",
+    "a photo of {label}.",
+    "the sound of {label}.",
+    "this is a sound of {label}.",
+)
 TEACHER_FILE = "teacher.pt"
 DEMO_TEACHER_VERSION = "1"
 
@@ -83,8 +89,15 @@ def find_demo_model() -> Path | None:
     return best
 
 
-def train_demo_teacher(dataset: Dataset, out: Path, seed: int = 0, steps: int = 120, fps: float = 2.0,
-                       batch_size: int = 64, show_progress: bool = True) -> TeacherSpec:
+def train_demo_teacher(
+    dataset: Dataset,
+    out: Path,
+    seed: int = 0,
+    steps: int = 120,
+    fps: float = 2.0,
+    batch_size: int = 64,
+    show_progress: bool = True,
+) -> TeacherSpec:
     """Fit the tiny CLIP so training frames match their label's captions; returns its spec.
 
     Each step embeds a batch of frames and every (label, template) caption; each frame is
@@ -153,14 +166,20 @@ def ensure_demo_model(device: str = "cpu", show_progress: bool = True) -> Path:
     from encoders.wav2clip.train import preset, train
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise RuntimeError("no demo Wav2CLIP yet: train it once before a torchrun job (`bench train wav2clip`), "
-                           "so the ranks do not all distil one at the same time")
+        raise RuntimeError(
+            "no demo Wav2CLIP yet: train it once before a torchrun job (`bench train wav2clip`), "
+            "so the ranks do not all distil one at the same time"
+        )
     out = demo_model_dir()
     recorded = run_metadata(out / "best.pt").get("data", {}).get("demo")
     if recorded is not None and any(recorded.get(k) != v for k, v in _wanted_demo().items()):
         shutil.rmtree(out)  # made for another demo suite (scale, version): start over
-    print(f"wav2clip: no weights given and none fetched; distilling a demo model into {out} "
-          "(first use only, about 20 minutes on 2 CPU cores)", file=sys.stderr, flush=True)
+    print(
+        f"wav2clip: no weights given and none fetched; distilling a demo model into {out} "
+        "(first use only, about 20 minutes on 2 CPU cores)",
+        file=sys.stderr,
+        flush=True,
+    )
     result = train(preset("demo", out_dir=out, device=device, show_progress=show_progress))
     if result.best_path is None or result.status != "finished":
         raise RuntimeError(f"demo distillation in {out} did not finish ({result.status}); run it again to resume")

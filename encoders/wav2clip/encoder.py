@@ -91,7 +91,9 @@ def resolve_weights(weights: str | None, device: str = "cpu", show_progress: boo
     return ResolvedWeights("demo" if meta.get("demo") or is_demo_weights(digest) else "file", path, digest, meta)
 
 
-def resolve_teacher(teacher: str | None, pretrained: str | None, seed: int | None, resolved: ResolvedWeights) -> TeacherSpec | None:
+def resolve_teacher(
+    teacher: str | None, pretrained: str | None, seed: int | None, resolved: ResolvedWeights
+) -> TeacherSpec | None:
     """The distillation teacher: explicit options, else the run's ``model.json``, else the paper's."""
     if teacher == "none":
         return None
@@ -101,7 +103,9 @@ def resolve_teacher(teacher: str | None, pretrained: str | None, seed: int | Non
         pre = spec.pretrained
         if pre is not None and resolved.path is not None and pre.startswith("./"):
             pre = str(resolved.path.parent / pre[2:])  # a teacher file stored inside the run folder
-        return TeacherSpec(spec.model, pretrained if pretrained is not None else pre, spec.seed if seed is None else seed)
+        return TeacherSpec(
+            spec.model, pretrained if pretrained is not None else pre, spec.seed if seed is None else seed
+        )
     model = teacher or PAPER_MODEL
     if pretrained is None and model == PAPER_MODEL:
         pretrained = PAPER_PRETRAINED
@@ -157,15 +161,19 @@ class Wav2CLIPEncoder(Encoder):
         demo = find_demo_model()
         if demo is not None:
             return True, f"demo model at {demo} (trained on synthetic data; refused on real data)"
-        return True, ("no weights yet: the first run distils a demo model (about 20 minutes on 2 CPU cores); "
-                      "for real data fetch the release (`bench weights fetch wav2clip-official`) or pass --weights")
+        return True, (
+            "no weights yet: the first run distils a demo model (about 20 minutes on 2 CPU cores); "
+            "for real data fetch the release (`bench weights fetch wav2clip-official`) or pass --weights"
+        )
 
     def refusal(self, data_kind: str) -> str | None:
         """Demo-trained weights are for the demo suite only (also refused as a HEAR module)."""
         if self.demo_only and data_kind != "demo":
-            return (f"encoder {self.label()!r} was trained on the synthetic demo suite (weights {self.weights_id()[:12]}); "
-                    "refusing to score real data. Give it real weights: --weights PATH, "
-                    "or fetch the release with `bench weights fetch wav2clip-official`.")
+            return (
+                f"encoder {self.label()!r} was trained on the synthetic demo suite (weights {self.weights_id()[:12]}); "
+                "refusing to score real data. Give it real weights: --weights PATH, "
+                "or fetch the release with `bench weights fetch wav2clip-official`."
+            )
         return None
 
     def options(self) -> dict[str, Any]:
@@ -190,7 +198,10 @@ class Wav2CLIPEncoder(Encoder):
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
-        out["weights_source"] = {"kind": self.weights.kind, "path": str(self.weights.path) if self.weights.path else None}
+        out["weights_source"] = {
+            "kind": self.weights.kind,
+            "path": str(self.weights.path) if self.weights.path else None,
+        }
         out["demo_only"] = self.demo_only
         return out
 
@@ -235,7 +246,9 @@ class Wav2CLIPEncoder(Encoder):
 
     def _teacher(self) -> CLIPTeacher:
         if self.teacher is None:
-            raise NotSupportedError("wav2clip: the CLIP teacher is disabled (teacher=none), so there is no text/image side")
+            raise NotSupportedError(
+                "wav2clip: the CLIP teacher is disabled (teacher=none), so there is no text/image side"
+            )
         return self.teacher
 
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:

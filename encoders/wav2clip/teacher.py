@@ -170,7 +170,9 @@ class CLIPTeacher:
     @property
     def embed_dim(self) -> int:
         model = self.load()
-        return int(model.text_projection.shape[1]) if hasattr(model, "text_projection") else int(model.visual.output_dim)
+        return (
+            int(model.text_projection.shape[1]) if hasattr(model, "text_projection") else int(model.visual.output_dim)
+        )
 
     @property
     def image_size(self) -> int:

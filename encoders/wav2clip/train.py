@@ -91,8 +91,23 @@ class TrainConfig:
 
     def identity(self) -> dict[str, Any]:
         """Settings a resumed run must share with the run it continues."""
-        keys = ("loss", "norm", "batch_size", "lr", "plateau_patience", "plateau_factor", "min_lr",
-                "early_stop_patience", "val_fraction", "val_max", "window_s", "clip_s", "fps", "frame_size", "seed")
+        keys = (
+            "loss",
+            "norm",
+            "batch_size",
+            "lr",
+            "plateau_patience",
+            "plateau_factor",
+            "min_lr",
+            "early_stop_patience",
+            "val_fraction",
+            "val_max",
+            "window_s",
+            "clip_s",
+            "fps",
+            "frame_size",
+            "seed",
+        )
         return {**{k: getattr(self, k) for k in keys}, "teacher": self.teacher.identity(), "trainer": TRAINER_VERSION}
 
     def to_json(self) -> dict[str, Any]:
@@ -106,8 +121,18 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"batch_size": 128, "max_epochs": 100, "window_s": 5.0, "clip_s": 10.0, "fps": 30.0, "val_max": 500},
     # the demo suite: random 2.5-s windows of the 5-s clips (as the paper takes 5 s of 10 s),
     # 10 fps targets, small batches, few epochs: minutes on a 2-core CPU
-    "demo": {"demo_teacher": True, "batch_size": 16, "max_epochs": 15, "window_s": 2.5, "clip_s": 5.0, "fps": 10.0, "val_fraction": 0.15,
-             "plateau_patience": 2, "early_stop_patience": 4, "save_every_steps": 20},
+    "demo": {
+        "demo_teacher": True,
+        "batch_size": 16,
+        "max_epochs": 15,
+        "window_s": 2.5,
+        "clip_s": 5.0,
+        "fps": 10.0,
+        "val_fraction": 0.15,
+        "plateau_patience": 2,
+        "early_stop_patience": 4,
+        "save_every_steps": 20,
+    },
 }
 
 
@@ -152,12 +177,16 @@ class DistillationModel(nn.Module):
     def forward(self, audio: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         a = self.audio_encoder(audio)
         if self.loss == "cx":
-            return 0.5 * (self.loss_fn_a(a, self.image_transform(image)) + self.loss_fn_i(self.audio_transform(a), image))
+            return 0.5 * (
+                self.loss_fn_a(a, self.image_transform(image)) + self.loss_fn_i(self.audio_transform(a), image)
+            )
         return self.loss_fn(self.audio_transform(a), image)
 
     def export(self) -> Wav2CLIPAudio:
         model = Wav2CLIPAudio(norm=self.audio_encoder.norm)
-        model.load_state_dict({k: v for k, v in self.state_dict().items() if k.startswith(("audio_encoder.", "audio_transform."))})
+        model.load_state_dict(
+            {k: v for k, v in self.state_dict().items() if k.startswith(("audio_encoder.", "audio_transform."))}
+        )
         return model.eval()
 
 
@@ -225,8 +254,10 @@ def load_vggsound(data_root: Path | None, env: DistEnv) -> Dataset:
     else:
         found = TASK.find_root(Path(data_root))
         if found is None:
-            raise TrainError(f"no vggsound.csv under {data_root} (or {', '.join(TASK.root_names)} inside it); "
-                             "point --data-root at the VGGSound folder")
+            raise TrainError(
+                f"no vggsound.csv under {data_root} (or {', '.join(TASK.root_names)} inside it); "
+                "point --data-root at the VGGSound folder"
+            )
         root = found
     ds = load(root)
     ds.info["kind"] = "demo" if is_demo(root) else "real"
@@ -304,7 +335,9 @@ def run_numerics(device: str, world: int) -> dict[str, Any]:
 def numerics_changes(before: dict[str, Any] | None, now: dict[str, Any]) -> list[str]:
     """One sentence per setting that differs from the interrupted run's (empty: none)."""
     if before is None:
-        return ["the interrupted run did not record its numerics: the weights may not be bit-identical to an uninterrupted run"]
+        return [
+            "the interrupted run did not record its numerics: the weights may not be bit-identical to an uninterrupted run"
+        ]
     out = []
     for key, value in now.items():
         old = before.get(key)
@@ -325,10 +358,7 @@ class RunLog:
         self.path = out_dir / "log.jsonl"
         self.csv = out_dir / "epochs.csv"
         rows = self.rows()
-        if keep_until_step is None:
-            rows = []
-        else:
-            rows = [r for r in rows if r.get("global_step", 0) <= keep_until_step]
+        rows = [] if keep_until_step is None else [r for r in rows if r.get("global_step", 0) <= keep_until_step]
         atomic_write_bytes(self.path, "".join(json.dumps(r) + "\n" for r in rows).encode())
 
     def rows(self) -> list[dict[str, Any]]:
@@ -374,18 +404,33 @@ class TrainingData:
     skipped: dict[str, str]
 
 
-def prepare_data(cfg: TrainConfig, dataset: Dataset, env: DistEnv, device: str, say: Callable[[str], None]) -> TrainingData:
+def prepare_data(
+    cfg: TrainConfig, dataset: Dataset, env: DistEnv, device: str, say: Callable[[str], None]
+) -> TrainingData:
     """Teacher targets (sharded over ranks, consolidated by rank 0), the validation carve, audio crops."""
     from bench.paths import cache_dir
 
     store = EmbeddingStore(cfg.cache_dir or cache_dir())
     rule = WindowRule(cfg.window_s, cfg.clip_s, cfg.fps, cfg.seed)
     teacher = CLIPTeacher(cfg.teacher, device=device)
-    say(f"teacher targets: {cfg.teacher.model} ({json.dumps(cfg.teacher.identity()['weights'])}), window {rule.name()}, {cfg.fps:g} fps")
-    teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, shard=(env.rank, env.world),
-                    show_progress=cfg.show_progress and env.main)
+    say(
+        f"teacher targets: {cfg.teacher.model} ({json.dumps(cfg.teacher.identity()['weights'])}), window {rule.name()}, {cfg.fps:g} fps"
+    )
+    teacher_targets(
+        teacher,
+        dataset,
+        store,
+        rule,
+        frame_size=cfg.frame_size,
+        shard=(env.rank, env.world),
+        show_progress=cfg.show_progress and env.main,
+    )
     env.barrier()
-    view = teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, show_progress=False) if env.main else None
+    view = (
+        teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, show_progress=False)
+        if env.main
+        else None
+    )
     env.barrier()
     if view is None:
         view = teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, show_progress=False)
@@ -397,9 +442,17 @@ def prepare_data(cfg: TrainConfig, dataset: Dataset, env: DistEnv, device: str, 
     usable = [c.id for c in dataset.clips if c.split == "train" and c.id in view]
     train_ids, val_ids = split_train_val(usable, cfg.val_fraction, cfg.val_max, cfg.seed)
     by_id = {c.id: c for c in dataset.clips}
-    sources = [AudioWindows([by_id[i] for i in ids], rule, memory_budget_gb=cfg.memory_budget_gb, workers=cfg.workers,
-                            show_progress=cfg.show_progress and env.main, desc=desc)
-               for ids, desc in ((train_ids, "train audio"), (val_ids, "validation audio"))]
+    sources = [
+        AudioWindows(
+            [by_id[i] for i in ids],
+            rule,
+            memory_budget_gb=cfg.memory_budget_gb,
+            workers=cfg.workers,
+            show_progress=cfg.show_progress and env.main,
+            desc=desc,
+        )
+        for ids, desc in ((train_ids, "train audio"), (val_ids, "validation audio"))
+    ]
     failed = {k: v for src in sources for k, v in src.failed.items()}
     if failed:
         say(f"{len(failed)} clip(s) with unreadable audio skipped, e.g. {next(iter(failed.items()))}")
@@ -442,21 +495,32 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
         state = torch.load(state_path, map_location="cpu", weights_only=False)
         assert state is not None
         if state["identity"] != identity:
-            raise TrainError(f"{out_dir} holds a run with other settings ({state_path}); resume it with the same "
-                             "options, or pass --out to a new folder (or --fresh to start over there)")
+            raise TrainError(
+                f"{out_dir} holds a run with other settings ({state_path}); resume it with the same "
+                "options, or pass --out to a new folder (or --fresh to start over there)"
+            )
 
     data = prepare_data(cfg, dataset, env, device, say)
-    train_audio, val_audio, train_img, val_img, skipped = data.train_audio, data.val_audio, data.train_img, data.val_img, data.skipped
+    train_audio, val_audio, train_img, val_img, skipped = (
+        data.train_audio,
+        data.val_audio,
+        data.train_img,
+        data.val_img,
+        data.skipped,
+    )
     n_batches = len(train_audio) // cfg.batch_size
     if n_batches == 0:
-        raise TrainError(f"{len(train_audio)} training clips cannot fill one batch of {cfg.batch_size}; lower --batch-size")
+        raise TrainError(
+            f"{len(train_audio)} training clips cannot fill one batch of {cfg.batch_size}; lower --batch-size"
+        )
     per_rank = cfg.batch_size // env.world
 
     torch.manual_seed(cfg.seed)
     model = DistillationModel(norm=cfg.norm, loss=cfg.loss).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr)
+        optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr
+    )
     numerics = run_numerics(device, env.world)
     numerics_notes: list[str] = []
     epoch, step, global_step = 0, 0, 0
@@ -466,7 +530,12 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         epoch, step, global_step = state["epoch"], state["step"], state["global_step"]
-        best_val, best_epoch, bad_epochs, status = state["best_val"], state["best_epoch"], state["bad_epochs"], state["status"]
+        best_val, best_epoch, bad_epochs, status = (
+            state["best_val"],
+            state["best_epoch"],
+            state["bad_epochs"],
+            state["status"],
+        )
         if len(state["rng"]) != env.world:
             raise TrainError(f"{state_path} was written by {len(state['rng'])} process(es); resume it with as many")
         _set_rng_state(state["rng"][env.rank], device)
@@ -495,14 +564,29 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
         rngs = env.gather(_rng_state(device))
         if not env.main:
             return
-        atomic_torch_save({
-            "identity": identity, "epoch": epoch, "step": step, "global_step": global_step,
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "best_val": best_val, "best_epoch": best_epoch, "bad_epochs": bad_epochs, "status": status, "rng": rngs,
-            "numerics": numerics, "numerics_notes": numerics_notes,
-        }, state_path)
-        atomic_write_json(out_dir / "state.json", {"epoch": epoch, "step": step, "global_step": global_step, "status": status,
-                                                   "numerics": numerics})
+        atomic_torch_save(
+            {
+                "identity": identity,
+                "epoch": epoch,
+                "step": step,
+                "global_step": global_step,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "best_val": best_val,
+                "best_epoch": best_epoch,
+                "bad_epochs": bad_epochs,
+                "status": status,
+                "rng": rngs,
+                "numerics": numerics,
+                "numerics_notes": numerics_notes,
+            },
+            state_path,
+        )
+        atomic_write_json(
+            out_dir / "state.json",
+            {"epoch": epoch, "step": step, "global_step": global_step, "status": status, "numerics": numerics},
+        )
 
     def validate() -> float:
         loss = 0.0
@@ -521,15 +605,19 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
             loss = total / max(count, 1)
         return env.broadcast_float(loss, device)
 
-    say(f"training on {len(train_audio)} clips ({n_batches} steps/epoch of {cfg.batch_size}), validating on {len(val_audio)}; "
-        f"loss {cfg.loss}, norm {cfg.norm}, {env.world} process(es) on {device}")
+    say(
+        f"training on {len(train_audio)} clips ({n_batches} steps/epoch of {cfg.batch_size}), validating on {len(val_audio)}; "
+        f"loss {cfg.loss}, norm {cfg.norm}, {env.world} process(es) on {device}"
+    )
     model.train()
     stop_reason = ""
     while status == "running" and epoch < cfg.max_epochs:
         order = epoch_order(len(train_audio), cfg.seed, epoch)
         t_epoch = time.perf_counter()
         losses: list[float] = []
-        with progress_bar(f"epoch {epoch + 1}/{cfg.max_epochs}", n_batches - step, cfg.show_progress and env.main) as advance:
+        with progress_bar(
+            f"epoch {epoch + 1}/{cfg.max_epochs}", n_batches - step, cfg.show_progress and env.main
+        ) as advance:
             while step < n_batches:
                 if cfg.max_steps is not None and global_step >= cfg.max_steps:
                     status, stop_reason = "stopped", f"max_steps {cfg.max_steps} reached"
@@ -550,8 +638,16 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
                 value = env.mean(float(loss.detach()), device)
                 losses.append(value)
                 if runlog is not None:
-                    runlog.add({"kind": "step", "epoch": epoch, "step": step, "global_step": global_step, "train_loss": value,
-                                "lr": optimizer.param_groups[0]["lr"]})
+                    runlog.add(
+                        {
+                            "kind": "step",
+                            "epoch": epoch,
+                            "step": step,
+                            "global_step": global_step,
+                            "train_loss": value,
+                            "lr": optimizer.param_groups[0]["lr"],
+                        }
+                    )
                 advance(1)
                 if cfg.save_every_steps and global_step % cfg.save_every_steps == 0 and step < n_batches:
                     save_state()
@@ -575,12 +671,23 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
                 save_official(export, out_dir / "best.pt")
             save_official(export, out_dir / "last.pt")
             assert runlog is not None
-            runlog.add({"kind": "epoch", "epoch": epoch, "global_step": global_step, "train_loss": train_loss,
-                        "val_loss": val_loss, "lr": optimizer.param_groups[0]["lr"], "best": improved,
-                        "seconds": round(time.perf_counter() - t_epoch, 2)})
+            runlog.add(
+                {
+                    "kind": "epoch",
+                    "epoch": epoch,
+                    "global_step": global_step,
+                    "train_loss": train_loss,
+                    "val_loss": val_loss,
+                    "lr": optimizer.param_groups[0]["lr"],
+                    "best": improved,
+                    "seconds": round(time.perf_counter() - t_epoch, 2),
+                }
+            )
             runlog.write_csv()
-        say(f"epoch {epoch}/{cfg.max_epochs}: train {train_loss:.4f}  val {val_loss:.4f}  lr {optimizer.param_groups[0]['lr']:.1e}"
-            f"{'  (best)' if improved else ''}  {time.perf_counter() - t_epoch:.1f} s")
+        say(
+            f"epoch {epoch}/{cfg.max_epochs}: train {train_loss:.4f}  val {val_loss:.4f}  lr {optimizer.param_groups[0]['lr']:.1e}"
+            f"{'  (best)' if improved else ''}  {time.perf_counter() - t_epoch:.1f} s"
+        )
         if bad_epochs >= cfg.early_stop_patience:
             status, stop_reason = "finished", f"early stopping: no improvement for {bad_epochs} epochs"
         elif epoch >= cfg.max_epochs:
@@ -603,11 +710,25 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
     say(f"{status}: {stop_reason or 'nothing left to do'}; best val {best_val:.4f} (epoch {best_epoch + 1}); {out_dir}")
     best = out_dir / "best.pt"
     last = out_dir / "last.pt"
-    return TrainResult(out_dir, best if best.is_file() else None, last if last.is_file() else None, status, best_val,
-                       best_epoch, epoch, global_step, time.perf_counter() - t_start, len(train_audio), len(val_audio), skipped)
+    return TrainResult(
+        out_dir,
+        best if best.is_file() else None,
+        last if last.is_file() else None,
+        status,
+        best_val,
+        best_epoch,
+        epoch,
+        global_step,
+        time.perf_counter() - t_start,
+        len(train_audio),
+        len(val_audio),
+        skipped,
+    )
 
 
-def _run_meta(cfg: TrainConfig, dataset: Dataset, out_dir: Path, n_train: int, n_val: int, skipped: dict[str, str]) -> dict[str, Any]:
+def _run_meta(
+    cfg: TrainConfig, dataset: Dataset, out_dir: Path, n_train: int, n_val: int, skipped: dict[str, str]
+) -> dict[str, Any]:
     teacher = cfg.teacher.to_json()
     pre = teacher.get("pretrained")
     if pre and Path(pre).is_file() and Path(pre).resolve().parent == out_dir.resolve():
@@ -616,8 +737,15 @@ def _run_meta(cfg: TrainConfig, dataset: Dataset, out_dir: Path, n_train: int, n
         "format": RUN_FORMAT,
         "trainer_version": TRAINER_VERSION,
         "demo": dataset.info.get("kind") == "demo",
-        "data": {"kind": dataset.info.get("kind"), "root": str(dataset.root), "checksum": dataset.checksum(),
-                 "n_train": n_train, "n_val": n_val, "n_skipped": len(skipped), **({"demo": dataset.info["demo"]} if "demo" in dataset.info else {})},
+        "data": {
+            "kind": dataset.info.get("kind"),
+            "root": str(dataset.root),
+            "checksum": dataset.checksum(),
+            "n_train": n_train,
+            "n_val": n_val,
+            "n_skipped": len(skipped),
+            **({"demo": dataset.info["demo"]} if "demo" in dataset.info else {}),
+        },
         "teacher": teacher,
         "teacher_identity": cfg.teacher.identity(),
         "norm": cfg.norm,
@@ -626,8 +754,16 @@ def _run_meta(cfg: TrainConfig, dataset: Dataset, out_dir: Path, n_train: int, n
     }
 
 
-def _write_meta(out_dir: Path, meta: dict[str, Any], status: str, reason: str, best_val: float, best_epoch: int,
-                epochs: int, steps: int) -> None:
+def _write_meta(
+    out_dir: Path,
+    meta: dict[str, Any],
+    status: str,
+    reason: str,
+    best_val: float,
+    best_epoch: int,
+    epochs: int,
+    steps: int,
+) -> None:
     if meta.get("demo"):
         from encoders.wav2clip.demo import mark_demo_weights
 
@@ -637,8 +773,17 @@ def _write_meta(out_dir: Path, meta: dict[str, Any], status: str, reason: str, b
         path = out_dir / name
         if path.is_file():
             files[name] = sha256_file(path)
-    atomic_write_json(out_dir / "model.json", {
-        **meta, "status": status, "stop_reason": reason, "best_val_loss": best_val if math.isfinite(best_val) else None,
-        "best_epoch": best_epoch + 1, "epochs": epochs, "steps": steps, "sha256": files,
-        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
+    atomic_write_json(
+        out_dir / "model.json",
+        {
+            **meta,
+            "status": status,
+            "stop_reason": reason,
+            "best_val_loss": best_val if math.isfinite(best_val) else None,
+            "best_epoch": best_epoch + 1,
+            "epochs": epochs,
+            "steps": steps,
+            "sha256": files,
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )

@@ -140,7 +140,9 @@ class YAMNetEncoder(Encoder):
 
     def refusal(self, data_kind: str) -> str | None:
         if data_kind == "real" and self.random_weights and not self.random_requested:
-            return f"yamnet: no real YAMNet weights on this machine, refusing random weights on real data; {FIX_WEIGHTS}"
+            return (
+                f"yamnet: no real YAMNet weights on this machine, refusing random weights on real data; {FIX_WEIGHTS}"
+            )
         return None
 
     def model(self) -> Any:
@@ -152,11 +154,15 @@ class YAMNetEncoder(Encoder):
 
                 location = str(ensure_random_yamnet(paths.models_dir(), self.seed))
             else:
-                location = str(Path(self.handle).expanduser()) if Path(self.handle).expanduser().is_dir() else self.handle
+                location = (
+                    str(Path(self.handle).expanduser()) if Path(self.handle).expanduser().is_dir() else self.handle
+                )
             try:
                 self._model = hub.load(location)
             except Exception as exc:
-                raise RuntimeError(f"yamnet: cannot load {location!r} ({type(exc).__name__}: {exc}); {FIX_WEIGHTS}") from exc
+                raise RuntimeError(
+                    f"yamnet: cannot load {location!r} ({type(exc).__name__}: {exc}); {FIX_WEIGHTS}"
+                ) from exc
         return self._model
 
     def native_frames(self, wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
