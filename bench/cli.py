@@ -303,7 +303,7 @@ def sweep_fractions_cmd(
 ) -> None:
     """Probe on nested stratified subsets of the training split; one record per fraction; Fig. 2 PNG."""
     from bench.extract import ExtractionStopped
-    from bench.fractions import parse_fractions
+    from bench.protocols.data_fraction.subsets import parse_fractions
     from bench.registry import RegistryError
     from bench.runner import RunOptions
     from bench.sweep import sweep_fractions
@@ -355,7 +355,7 @@ def report_fractions(
     out: Annotated[Path | None, typer.Option(help="Output PNG path.")] = None,
 ) -> None:
     """Redraw the data-fraction figure (the paper's Fig. 2) from stored sweep results."""
-    from bench.reports.fractions import write_fraction_plot
+    from bench.reports.fraction_curves import write_fraction_plot
 
     try:
         png = write_fraction_plot(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.encoder import get_encoder
 from bench.extract import ExtractionStats
-from bench.protocols.fractions import FractionProbeProtocol
+from bench.protocols.data_fraction import FractionProbeProtocol
 from bench.results import ResultsStore
 from bench.runner import CellOutcome, DataNotFound, RunOptions, resolve_dataset, run_cell
 from bench.store import EmbeddingView
@@ -68,7 +68,7 @@ def sweep_fractions(
         finally:
             encoder.close()
     if plot:
-        from bench.reports.fractions import write_fraction_plot
+        from bench.reports.fraction_curves import write_fraction_plot
 
         for task in tasks:
             for kind in sorted(kinds.get(task.name, ())):

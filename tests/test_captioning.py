@@ -12,9 +12,9 @@ import pytest
 import torch
 from fixtures_events import write_clotho
 
-from bench import caption_metrics
-from bench.caption_metrics import CocoScorer, spice_status
-from bench.caption_model import CaptionConfig, Vocabulary, fit_captioner
+from bench.protocols.captioning import metrics as caption_metrics
+from bench.protocols.captioning.metrics import CocoScorer, spice_status
+from bench.protocols.captioning.model import CaptionConfig, Vocabulary, fit_captioner
 from tasks._csv import MetadataError
 from tasks.clotho import load
 

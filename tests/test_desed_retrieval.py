@@ -19,7 +19,7 @@ from bench.protocols.audio_retrieval import (
     merged_events,
     pool_scores,
 )
-from bench.segment_metrics import FileEvents, SegmentGrid, sed_eval_segment_scores
+from bench.protocols.audio_retrieval.segments import FileEvents, SegmentGrid, sed_eval_segment_scores
 from tasks._csv import MetadataError
 from tasks.desed import CLASSES, load
 

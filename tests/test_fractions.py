@@ -15,7 +15,7 @@ from helpers import EmbedCounter
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.fractions import fraction_subset, parse_fractions, subset_order
+from bench.protocols.data_fraction.subsets import fraction_subset, parse_fractions, subset_order
 from bench.results import ResultsStore
 from bench.task import Clip
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.encoder import get_encoder
-from bench.hear import timestamp_centres
+from bench.hear_export import timestamp_centres
 
 runner = CliRunner()
 

@@ -33,7 +33,7 @@ class _RegisteredEncoderModules(importlib.abc.MetaPathFinder, importlib.abc.Load
         return None
 
     def exec_module(self, module: ModuleType) -> None:
-        from bench.hear import make_api
+        from bench.hear_export import make_api
 
         name = module.__name__[len(self.prefix) :]
         for attr, fn in zip(

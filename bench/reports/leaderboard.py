@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bench.atomic import atomic_write_text
-from bench.reports.fractions import fraction_rows, is_fraction_record
+from bench.reports.fraction_curves import fraction_rows, is_fraction_record
 from bench.reports.tables import (
     TABLE2,
     TABLE3,

@@ -29,14 +29,14 @@ import numpy as np
 
 from bench.hashing import sha256_json
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
-from bench.results import FoldResult
-from bench.segment_metrics import (
+from bench.protocols.audio_retrieval.segments import (
     Event,
     FileEvents,
     SegmentGrid,
     f1_from_counts,
     sed_eval_segment_scores,
 )
+from bench.results import FoldResult
 from bench.task import Clip
 
 

@@ -1,13 +1,13 @@
 """Audio captioning on Clotho (the paper's Table 3), protocol ``captioning-tfdec-v1``.
 
-Frozen 1-s frame embeddings feed a 1-layer transformer decoder (bench.caption_model) trained
+Frozen 1-s frame embeddings feed a 1-layer transformer decoder (bench.protocols.captioning.model) trained
 with teacher forcing on every (clip, caption) pair of the training split, the epoch chosen
 by validation loss; the evaluation clips are decoded greedily and with beam search, and each
-decoding is scored over the whole evaluation set with the COCO metrics (bench.caption_metrics)
+decoding is scored over the whole evaluation set with the COCO metrics (bench.protocols.captioning.metrics)
 against the 5 reference captions. One record holds both decodings: its summary is the beam
 search; ``protocol.decodings`` holds both, and Table 3 shows one row per decoding. SPICE and
 SPIDEr are listed under ``protocol.unavailable`` (with the reason) when they cannot run.
-Options (``--popt``): ``cap_<field>`` for any field of :class:`~bench.caption_model.CaptionConfig`.
+Options (``--popt``): ``cap_<field>`` for any field of :class:`~bench.protocols.captioning.model.CaptionConfig`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.caption_metrics import METRICS, CocoScorer, require_java, spice_status
-from bench.caption_model import CaptionConfig, fit_captioner
 from bench.hashing import sha256_json
 from bench.progress import progress_bar
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
+from bench.protocols.captioning.metrics import METRICS, CocoScorer, require_java, spice_status
+from bench.protocols.captioning.model import CaptionConfig, fit_captioner
 from bench.results import FoldResult
 from bench.task import Clip
 
