@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,23 +9,20 @@ from typing import Annotated, Any
 import typer
 
 from bench import paths
+from bench.commands import COMMANDS, fail
+from bench.registry import RegistryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark audio representations the Wav2CLIP way.")
 data_app = typer.Typer(no_args_is_help=True, help="Demo suite generation and dataset checks.")
 report_app = typer.Typer(no_args_is_help=True, help="Figures drawn from stored results.")
 sweep_app = typer.Typer(no_args_is_help=True, help="Sweeps over a protocol setting (data-fraction curves).")
-train_app = typer.Typer(no_args_is_help=True, help="Train encoders in this repo (Wav2CLIP distillation).")
+train_app = typer.Typer(no_args_is_help=True, help="Train encoders (commands registered by encoder packages).")
 weights_app = typer.Typer(no_args_is_help=True, help="Published weights: list, fetch (needs internet).")
 app.add_typer(data_app, name="data")
 app.add_typer(report_app, name="report")
 app.add_typer(sweep_app, name="sweep")
 app.add_typer(train_app, name="train")
 app.add_typer(weights_app, name="weights")
-
-
-def _err(msg: str, code: int = 2) -> None:
-    typer.secho(msg, fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
 
 
 def _split(values: str) -> list[str]:
@@ -37,7 +33,7 @@ def _parse_kv(items: list[str] | None, what: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or []:
         if "=" not in item:
-            _err(f"{what} {item!r}: expected KEY=VALUE")
+            fail(f"{what} {item!r}: expected KEY=VALUE")
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -93,17 +89,16 @@ def run(
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Embed, probe and score: one result record per (encoder, task, protocol)."""
-    from bench.registry import RegistryError
     from bench.runner import RunOptions
     from bench.runner import run as run_all
     from bench.task import resolve_task_names
 
     if on_error not in ("skip", "stop"):
-        _err(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
+        fail(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
     try:
         task_names = resolve_task_names(task)
     except RegistryError as exc:
-        _err(str(exc))
+        fail(str(exc))
     enc_opts: dict[str, Any] = {k: _coerce(v) for k, v in _parse_kv(opt, "--opt").items()}
     if weights:
         enc_opts["weights"] = weights
@@ -130,7 +125,7 @@ def run(
     try:
         outcomes = run_all(_split(encoder), task_names, opts)
     except (RegistryError, ExtractionStopped, FileNotFoundError, ValueError) as exc:
-        _err(str(exc), 1)
+        fail(str(exc), 1)
     from bench.distributed import dist_info
 
     if not dist_info().is_main:
@@ -141,7 +136,7 @@ def run(
         out = write(results_dir, results_dir.resolve().parent / "leaderboard.md")
         typer.echo(f"leaderboard: {out}")
     if not any(o.status in ("ok", "cached", "n/a") for o in outcomes):
-        _err("nothing was evaluated (see messages above)", 1)
+        fail("nothing was evaluated (see messages above)", 1)
 
 
 @app.command("leaderboard")
@@ -193,15 +188,18 @@ def data_demo(
     out: Annotated[Path | None, typer.Option(help="Demo root (default .bench/demo).")] = None,
 ) -> None:
     """Generate the synthetic demo datasets in the real on-disk layouts (deterministic)."""
-    from bench.demo import ensure_demo
+    from bench.demo import demo_dataset, ensure_demo
     from bench.task import get_task, resolve_task_names
 
     done = set()
     for name in resolve_task_names(task):
         demo = get_task(name).demo
-        if demo and demo not in done:
-            done.add(demo)
-            typer.echo(f"{demo:<14} {ensure_demo(demo, out)}")
+        if demo is None:
+            continue
+        spec = demo_dataset(demo)
+        if spec.name not in done:
+            done.add(spec.name)
+            typer.echo(f"{spec.name:<14} {ensure_demo(spec, out)}")
 
 
 @data_app.command("verify")
@@ -219,7 +217,7 @@ def data_verify(
     try:
         report = verify(spec, found, decode=decode)
     except (FileNotFoundError, ValueError) as exc:
-        _err(str(exc), 1)
+        fail(str(exc), 1)
     typer.echo(report.text())
     if report.missing or report.unreadable:
         raise typer.Exit(1)
@@ -250,7 +248,7 @@ def report_confusion(
                 and rec.protocol["short"] == protocol
             ):
                 return path, rec
-        _err(
+        fail(
             f"no {data} result for encoder {label!r}, task {task!r}, protocol {protocol!r} in {store.root}; run `bench run` first"
         )
 
@@ -267,7 +265,7 @@ def report_confusion(
             target = out or path_a.parent.parent / f"{task}.{protocol}.confusion-diff.{encoder}-vs-{diff}.png"
             csv_path, png = write_difference(rec_a, rec_b, target)
     except ValueError as exc:
-        _err(str(exc), 1)
+        fail(str(exc), 1)
     typer.echo(f"{csv_path}\n{png}")
 
 
@@ -304,18 +302,17 @@ def sweep_fractions_cmd(
     """Probe on nested stratified subsets of the training split; one record per fraction; Fig. 2 PNG."""
     from bench.extract import ExtractionStopped
     from bench.protocols.data_fraction.subsets import parse_fractions
-    from bench.registry import RegistryError
     from bench.runner import RunOptions
     from bench.sweep import sweep_fractions
     from bench.task import resolve_task_names
 
     if on_error not in ("skip", "stop"):
-        _err(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
+        fail(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
     try:
         task_names = resolve_task_names(task)
         percents = parse_fractions(fractions)
     except (RegistryError, ValueError) as exc:
-        _err(str(exc))
+        fail(str(exc))
     enc_opts: dict[str, Any] = {k: _coerce(v) for k, v in _parse_kv(opt, "--opt").items()}
     if weights:
         enc_opts["weights"] = weights
@@ -337,11 +334,11 @@ def sweep_fractions_cmd(
     try:
         out = sweep_fractions(_split(encoder), task_names, percents, seeds, opts)
     except (RegistryError, ExtractionStopped, FileNotFoundError, ValueError) as exc:
-        _err(str(exc), 1)
+        fail(str(exc), 1)
     for fig in out.figures:
         typer.echo(f"figure: {fig}")
     if not any(o.status in ("ok", "cached") for o in out.outcomes):
-        _err("nothing was evaluated (see messages above)", 1)
+        fail("nothing was evaluated (see messages above)", 1)
 
 
 @report_app.command("fractions")
@@ -362,118 +359,8 @@ def report_fractions(
             results or paths.results_dir(), task, data, _split(encoder) if encoder else None, out=out
         )
     except ValueError as exc:
-        _err(str(exc), 1)
+        fail(str(exc), 1)
     typer.echo(f"{png.with_suffix('.csv')}\n{png}")
-
-
-@train_app.command("wav2clip")
-def train_wav2clip(
-    data_root: Annotated[
-        Path | None,
-        typer.Option(
-            help="VGGSound folder (vggsound.csv + {ytid}_{start:06d}.mp4), or its parent; none: the demo set."
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(help="Run folder (default $BENCH_HOME/models/wav2clip-demo or wav2clip-vggsound-<checksum>)."),
-    ] = None,
-    preset: Annotated[
-        str | None,
-        typer.Option(
-            help="'paper' (batch 128, ≤100 epochs, 5-s windows of 10-s clips, 30 fps) or 'demo' (default without --data-root)."
-        ),
-    ] = None,
-    loss: Annotated[
-        str,
-        typer.Option(
-            help="'cx' (the paper's cross-projection loss) or 'clip' (plain CLIP loss on the projected audio)."
-        ),
-    ] = "cx",
-    norm: Annotated[
-        str,
-        typer.Option(help="Front-end standardisation: 'clip' (per clip) or 'batch' (the reference's batch-global)."),
-    ] = "clip",
-    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (early stopping may end sooner).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Global batch (split across torchrun processes).")] = None,
-    lr: Annotated[float | None, typer.Option(help="Adam learning rate (paper: 1e-3).")] = None,
-    window_s: Annotated[float | None, typer.Option(help="Audio/video window per clip, seconds (paper: 5).")] = None,
-    clip_s: Annotated[
-        float | None, typer.Option(help="Nominal clip length the window is drawn from (VGGSound: 10).")
-    ] = None,
-    fps: Annotated[float | None, typer.Option(help="Frame rate of the teacher targets (paper: 30).")] = None,
-    teacher: Annotated[
-        str | None,
-        typer.Option(help="open_clip model name (default ViT-B-32-quickgelu; the demo trains bench-tiny-clip)."),
-    ] = None,
-    teacher_pretrained: Annotated[
-        str | None, typer.Option(help="open_clip pretrained tag (e.g. openai) or a local checkpoint file.")
-    ] = None,
-    teacher_seed: Annotated[
-        int, typer.Option(help="Seed of a randomly initialised teacher (no pretrained weights).")
-    ] = 0,
-    seed: Annotated[
-        int | None,
-        typer.Option(help="Seed for initialisation, shuffling, validation carving and windows (paper: 2021)."),
-    ] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda (each torchrun process takes its LOCAL_RANK GPU).")] = "cpu",
-    save_every: Annotated[
-        int | None, typer.Option(help="Write a resumable state every N steps (also at every epoch end).")
-    ] = None,
-    max_steps: Annotated[
-        int | None, typer.Option(help="Stop after N optimizer steps (smoke runs; re-run with more to continue).")
-    ] = None,
-    workers: Annotated[int, typer.Option(help="Background decoding threads.")] = 2,
-    fresh: Annotated[
-        bool, typer.Option(help="Delete the run folder's state and start over (default: resume).")
-    ] = False,
-    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
-) -> None:
-    """Distil a CLIP teacher into Wav2CLIP on VGGSound (or the demo set); resumes a killed run.
-
-    Under torchrun: `torchrun --nproc-per-node N -m bench.cli train wav2clip ...` (DDP; gloo on CPU, NCCL on GPU).
-    """
-    from encoders.wav2clip.teacher import PAPER_MODEL, PAPER_PRETRAINED, TeacherSpec
-    from encoders.wav2clip.train import TrainError, train
-    from encoders.wav2clip.train import preset as make_preset
-
-    name = preset or ("demo" if data_root is None else "paper")
-    explicit: dict[str, Any] = {}
-    if teacher is not None or teacher_pretrained is not None or data_root is not None:
-        model = teacher or PAPER_MODEL
-        pre = (
-            teacher_pretrained
-            if teacher_pretrained is not None
-            else (PAPER_PRETRAINED if model == PAPER_MODEL else None)
-        )
-        explicit = {"teacher": TeacherSpec(model, pre, teacher_seed), "demo_teacher": False}
-    try:
-        cfg = make_preset(
-            name,
-            data_root=data_root,
-            out_dir=out,
-            loss=loss,
-            norm=norm,
-            max_epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            window_s=window_s,
-            clip_s=clip_s,
-            fps=fps,
-            seed=seed,
-            device=device,
-            save_every_steps=save_every,
-            max_steps=max_steps,
-            workers=workers,
-            show_progress=not quiet,
-            fresh=fresh,
-            **explicit,
-        )
-        result = train(cfg)
-    except (TrainError, FileNotFoundError, ValueError) as exc:
-        _err(str(exc), 1)
-    if int(os.environ.get("RANK", "0")) == 0:
-        typer.echo(f"best: {result.best_path}\nlast: {result.last_path}\nlog:  {result.out_dir / 'log.jsonl'}")
 
 
 @weights_app.command("list")
@@ -490,21 +377,38 @@ def weights_list() -> None:
 
 @weights_app.command("fetch")
 def weights_fetch(
-    name: Annotated[str, typer.Argument(help="Weights name, e.g. wav2clip-official (see `bench weights list`).")],
+    name: Annotated[str, typer.Argument(help="Weights name, as `bench weights list` shows it.")],
     url: Annotated[
         str | None, typer.Option(help="Download from here instead (a mirror, or file:///path for a local copy).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Download again even if already fetched.")] = False,
 ) -> None:
     """Download published weights into $BENCH_HOME/weights/NAME (sha256 recorded). Needs internet."""
-    from bench.registry import RegistryError
     from bench.weights import WeightsFetchError, fetch, source_info
 
     try:
         path = fetch(name, url=url, force=force)
     except (WeightsFetchError, RegistryError) as exc:
-        _err(str(exc), 1)
+        fail(str(exc), 1)
     typer.echo(f"{path}\nsha256 {source_info(name).get('sha256')}")
+
+
+def _mount_registered_commands() -> None:
+    """Commands packages register in ``bench.commands`` (e.g. ``bench train wav2clip``), under their group."""
+    groups = {"data": data_app, "report": report_app, "sweep": sweep_app, "train": train_app, "weights": weights_app}
+    for name in COMMANDS.names():
+        try:
+            cmd = COMMANDS.get(name)
+        except RegistryError as exc:  # a broken plugin must not take the whole command line down
+            print(f"bench: command {name!r} not loaded: {exc}", file=sys.stderr)
+            continue
+        if cmd.group and cmd.group not in groups:
+            groups[cmd.group] = typer.Typer(no_args_is_help=True)
+            app.add_typer(groups[cmd.group], name=cmd.group)
+        (groups[cmd.group] if cmd.group else app).command(cmd.name)(cmd.callback)
+
+
+_mount_registered_commands()
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bench import distributed, paths
-from bench.demo import demo_info, ensure_demo, is_demo
+from bench.datasets import DataNotFound, resolve_dataset
 from bench.encoder import Encoder, NotSupportedError, capabilities, get_encoder
 from bench.extract import ExtractionStats, extract
 from bench.hashing import sha256_json
@@ -25,10 +25,6 @@ from bench.protocols import Protocol, ProtocolContext, cell_protocol, protocols_
 from bench.results import ResultRecord, ResultsStore, provenance
 from bench.store import EmbeddingStore, EmbeddingView
 from bench.task import Dataset, TaskSpec, get_task
-
-
-class DataNotFound(RuntimeError):
-    pass
 
 
 class DemoOnlyEncoderError(ValueError):
@@ -69,30 +65,9 @@ class CellOutcome:
     summary: str = ""
 
 
-def resolve_dataset(task: TaskSpec, opts: RunOptions) -> Dataset:
-    """Load ``task``'s dataset: explicit root, then the data root, then the demo suite."""
-    if task.name in opts.roots:
-        root = opts.roots[task.name]
-        if not (root / task.marker).exists() and task.find_root(root) is None:
-            raise DataNotFound(
-                f"{task.title}: {root} does not hold {task.marker}; point --root {task.name}=DIR at the dataset folder"
-            )
-        root = task.find_root(root) or root
-    elif opts.data_root is not None:
-        found = task.find_root(opts.data_root)
-        if found is None:
-            looked = ", ".join(str(opts.data_root / n) for n in ("", *task.root_names))
-            raise DataNotFound(f"{task.title}: no {task.marker} under {looked}")
-        root = found
-    else:
-        if task.demo is None:
-            raise DataNotFound(f"{task.title}: no data root configured and the task has no demo dataset")
-        root = ensure_demo(task.demo, opts.demo_dir)
-    dataset = task.loader(root)
-    dataset.info.setdefault("kind", "demo" if is_demo(root) else "real")
-    if is_demo(root):
-        dataset.info["demo"] = demo_info(root)
-    return dataset
+def load_dataset(task: TaskSpec, opts: RunOptions) -> Dataset:
+    """``task``'s dataset from the options' roots, data root or demo suite (:mod:`bench.datasets`)."""
+    return resolve_dataset(task, roots=opts.roots, data_root=opts.data_root, demo_dir=opts.demo_dir)
 
 
 def params_hash(obj: Any) -> str:
@@ -274,7 +249,7 @@ def _embed_shard(
             shard=(info.rank, info.world),
             show_progress=opts.show_progress and info.is_main,
         )
-        distributed.barrier()
+        info.barrier()
 
 
 def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> list[CellOutcome]:
@@ -288,7 +263,7 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
         try:
             for task in tasks:
                 try:
-                    dataset = resolve_dataset(task, opts)
+                    dataset = load_dataset(task, opts)
                 except DataNotFound as exc:
                     opts.say(f"skip {task.name}: {exc}")
                     outcomes.append(CellOutcome(encoder.name, task.name, "-", "no-data", summary=str(exc)))

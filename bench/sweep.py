@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bench.datasets import DataNotFound
 from bench.encoder import get_encoder
 from bench.extract import ExtractionStats
 from bench.protocols.data_fraction import FractionProbeProtocol
 from bench.results import ResultsStore
-from bench.runner import CellOutcome, DataNotFound, RunOptions, resolve_dataset, run_cell
+from bench.runner import CellOutcome, RunOptions, load_dataset, run_cell
 from bench.store import EmbeddingView
 from bench.task import get_task
 
@@ -49,7 +50,7 @@ def sweep_fractions(
         try:
             for task in tasks:
                 try:
-                    dataset = resolve_dataset(task, opts)
+                    dataset = load_dataset(task, opts)
                 except DataNotFound as exc:
                     opts.say(f"skip {task.name}: {exc}")
                     out.outcomes.append(CellOutcome(encoder.name, task.name, "-", "no-data", summary=str(exc)))

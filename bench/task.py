@@ -12,11 +12,14 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bench.audio import ClipPolicy
 from bench.prompts import label_text
 from bench.registry import Registry
+
+if TYPE_CHECKING:
+    from bench.demo import DemoDataset
 
 TaskKind = Literal["multiclass", "multilabel", "audio_retrieval", "cross_modal_retrieval", "captioning"]
 
@@ -122,7 +125,7 @@ class TaskSpec:
     trials: int = 3
     zero_shot: ZeroShotSpec | None = ZeroShotSpec()
     table_column: str | None = None
-    demo: str | None = None
+    demo: str | DemoDataset | None = None  # a registered demo dataset's name, or a declaration
     version: str = "1"
     description: str = ""
     citation: str = ""

@@ -37,8 +37,7 @@ class WeightsFetchError(RuntimeError):
     pass
 
 
-WEIGHTS: Registry[WeightsSpec] = Registry("weights", entry_point_group="bench.weights")
-WEIGHTS.register("wav2clip-official", "encoders.wav2clip.checkpoint:OFFICIAL", origin="bench built-in")
+WEIGHTS: Registry[WeightsSpec] = Registry("weights", entry_point_group="bench.weights")  # declared by encoder packages
 
 
 def weights_dir(name: str) -> Path:

@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.datasets import resolve_dataset
 from bench.encoder import get_encoder
 from bench.extract import ExtractionStats, extract
 from bench.protocols import ProtocolContext, get_protocol
-from bench.runner import RunOptions, resolve_dataset
 from bench.store import EmbeddingStore
 from bench.task import get_task
 
@@ -42,7 +42,7 @@ def main() -> None:
     args = ap.parse_args()
 
     task = get_task(args.task)
-    dataset = resolve_dataset(task, RunOptions(data_root=args.data_root, show_progress=False))
+    dataset = resolve_dataset(task, data_root=args.data_root)
     encoder = get_encoder(args.encoder, device=args.device)
     tmp = Path(tempfile.mkdtemp(prefix="bench-benchmark-"))
     report: dict[str, object] = {

@@ -26,16 +26,18 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.datasets import resolve_dataset
 from bench.encoder import get_encoder
 from bench.paths import cache_dir
 from bench.runner import RunOptions
 from bench.runner import run as run_cells
 from bench.store import EmbeddingStore
+from bench.task import get_task
 from encoders.wav2clip.data import load_window
-from encoders.wav2clip.encoder import Wav2CLIPEncoder, run_metadata
+from encoders.wav2clip.encoder import Wav2CLIPEncoder
+from encoders.wav2clip.run_meta import run_metadata
 from encoders.wav2clip.targets import WindowRule, teacher_targets
 from encoders.wav2clip.teacher import CLIPTeacher, TeacherSpec
-from encoders.wav2clip.train import DistEnv, load_vggsound
 
 
 def mrr(queries: np.ndarray, gallery: np.ndarray) -> float:
@@ -48,7 +50,7 @@ def mrr(queries: np.ndarray, gallery: np.ndarray) -> float:
 
 
 def retrieval(weights: str, teacher: TeacherSpec, rule: WindowRule) -> dict[str, float]:
-    dataset = load_vggsound(None, DistEnv())
+    dataset = resolve_dataset(get_task("vggsound"))  # the demo VGGSound
     view = teacher_targets(CLIPTeacher(teacher), dataset, EmbeddingStore(cache_dir()), rule, show_progress=False)
     assert view is not None
     test = [c for c in dataset.clips if c.split == "test" and c.id in view]

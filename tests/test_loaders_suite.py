@@ -9,7 +9,7 @@ import soundfile as sf
 from fixtures_suite import TAU_SCENES, write_fsd50k, write_tau, write_vggsound
 
 from bench.audio import load_audio
-from bench.runner import RunOptions, resolve_dataset
+from bench.datasets import resolve_dataset
 from bench.task import get_task
 from tasks._csv import MetadataError
 
@@ -87,7 +87,7 @@ def test_fsd50k_errors_name_file_and_line(tmp_path: Path) -> None:
 
 def test_fsd50k_is_found_under_a_data_root(tmp_path: Path) -> None:
     _fsd(tmp_path / "data" / "FSD50K")
-    ds = resolve_dataset(get_task("fsd50k"), RunOptions(data_root=tmp_path / "data"))
+    ds = resolve_dataset(get_task("fsd50k"), data_root=tmp_path / "data")
     assert ds.root == tmp_path / "data" / "FSD50K" and len(ds.clips) == 6
 
 
@@ -155,7 +155,7 @@ def test_tau_tab_separated_setup_in_root_or_meta_folder(tmp_path: Path, meta_fol
     gone = sorted((root / "audio").glob("park-*.wav"))[0]
     gone.unlink()
     task = get_task("tau")
-    ds = resolve_dataset(task, RunOptions(data_root=tmp_path / "data"))
+    ds = resolve_dataset(task, data_root=tmp_path / "data")
     assert ds.root == root
     assert ds.classes == sorted(TAU_SCENES)
     assert len(ds.clips) == 5 * 3 * 2 - 1 and [m.id for m in ds.missing] == [f"audio/{gone.name}"]

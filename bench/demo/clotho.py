@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from bench.demo import DemoDataset
 from bench.demo.sounds import Nuisance, class_recipes, render_clip
-
-version = "1"
 
 SR = 16000
 SOURCES = {
@@ -169,3 +168,6 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
             w.writerows(meta_rows)
         counts[split] = n
     return {"clips": counts, "sample_rate": SR, "sources": keys}
+
+
+DEMO = DemoDataset("clotho", folder="Clotho", version="1", generate=generate)

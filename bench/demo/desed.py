@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from bench.demo import DemoDataset
 from bench.demo.sounds import Nuisance, Recipe, concept_recipes, render_source
 from bench.demo.vggsound import youtube_id
-
-version = "2"
 
 CLASSES = (
     "Alarm_bell_ringing",
@@ -122,3 +121,6 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
         writer.writerow(["filename", "onset", "offset", "event_label"])
         writer.writerows(rows)
     return {"clips": n_clips, "events": n_events, "clips_without_events": n_empty, "sample_rate": SR}
+
+
+DEMO = DemoDataset("desed", folder="DESED", version="2", generate=generate)

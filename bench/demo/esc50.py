@@ -15,10 +15,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from bench.demo import DemoDataset
 from bench.demo.parallel import map_jobs
 from bench.demo.sounds import Nuisance, concept_recipes, render_clip
-
-version = "2"
 
 ESC10 = {
     "dog",
@@ -94,3 +93,6 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
         writer.writerow(["filename", "fold", "target", "category", "esc10", "src_file", "take"])
         writer.writerows(sorted(rows))
     return {"clips": len(rows), "classes": len(targets), "sample_rate": SR}
+
+
+DEMO = DemoDataset("esc50", folder="ESC-50-master", version="2", generate=generate)

@@ -17,9 +17,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from bench.demo import DemoDataset
 from bench.demo.sounds import Nuisance, class_recipes, render_clip
-
-version = "1"
 
 MIDS = {
     "Accelerating_and_revving_and_vroom": "/m/07q2z82",
@@ -123,3 +122,6 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
         "leaf_events": len(leaves),
         "audio_seconds": round(seconds, 1),
     }
+
+
+DEMO = DemoDataset("fsd50k", folder="FSD50K", version="1", generate=generate)

@@ -20,9 +20,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter
 
+from bench.demo import DemoDataset
 from bench.demo.sounds import Nuisance, class_recipes, render_clip
-
-version = "1"
 
 SCENES = [
     "airport",
@@ -130,3 +129,6 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
         "sample_rate": SR,
         "duration_s": DURATION_S,
     }
+
+
+DEMO = DemoDataset("tau", folder="TAU-urban-audio-visual-scenes-2021-development", version="1", generate=generate)

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from bench.demo import DemoDataset
 from bench.demo.parallel import map_jobs
 from bench.demo.sounds import Nuisance, concept_recipes, render_clip
 
-version = "2"
 CONCEPT = {"dog_bark": "dog", "engine_idling": "engine"}  # shared demo sound concepts
 
 CLASSES = [
@@ -93,3 +93,6 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
         writer.writerow(["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"])
         writer.writerows(sorted(rows))
     return {"clips": len(rows), "classes": len(CLASSES), "formats": len(formats)}
+
+
+DEMO = DemoDataset("urbansound8k", folder="UrbanSound8K", version="2", generate=generate)

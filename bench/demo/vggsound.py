@@ -20,10 +20,9 @@ from typing import Any
 import av
 import numpy as np
 
+from bench.demo import DemoDataset
 from bench.demo.parallel import map_jobs
 from bench.demo.sounds import Nuisance, concept_recipes, render_clip
-
-version = "2"
 
 # Real VGGSound labels (data/stat.csv of the authors' repository), each mapped to a concept of the
 # shared demo sound world so that pre-training on this set can transfer to the other demo sets.
@@ -182,3 +181,6 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
         "fps": FPS,
         "duration_s": DURATION_S,
     }
+
+
+DEMO = DemoDataset("vggsound", folder="VGGSound", version="2", generate=generate)

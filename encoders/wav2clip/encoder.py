@@ -22,7 +22,6 @@ Inference runs batched under ``torch.inference_mode`` with channels-last weights
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +34,8 @@ from bench.encoder import Encoder, FrameEmbeddings, NotSupportedError
 from bench.hashing import sha256_file
 from encoders.wav2clip.checkpoint import load_official
 from encoders.wav2clip.model import SAMPLE_RATE, Wav2CLIPAudio
+from encoders.wav2clip.run_meta import is_demo_weights, run_metadata
 from encoders.wav2clip.teacher import PAPER_MODEL, PAPER_PRETRAINED, CLIPTeacher, TeacherSpec
-
-RUN_META = "model.json"
 
 
 @dataclass
@@ -46,18 +44,6 @@ class ResolvedWeights:
     path: Path | None
     sha256: str
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-def run_metadata(weights_path: Path) -> dict[str, Any]:
-    """The ``model.json`` that ``bench train`` writes beside its checkpoints (empty if none)."""
-    meta_path = weights_path.parent / RUN_META
-    if not meta_path.is_file():
-        return {}
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError:
-        return {}
-    return dict(meta) if isinstance(meta, dict) and meta.get("format") == "bench-wav2clip-run" else {}
 
 
 def resolve_weights(weights: str | None, device: str = "cpu", show_progress: bool = True) -> ResolvedWeights:
@@ -84,8 +70,6 @@ def resolve_weights(weights: str | None, device: str = "cpu", show_progress: boo
         raise FileNotFoundError(
             f"wav2clip weights {path} not found; pass --weights with a Wav2CLIP.pt-layout file, 'official', 'demo' or 'random'"
         )
-    from encoders.wav2clip.demo import is_demo_weights
-
     meta = run_metadata(path)
     digest = sha256_file(path)
     return ResolvedWeights("demo" if meta.get("demo") or is_demo_weights(digest) else "file", path, digest, meta)
