@@ -243,9 +243,9 @@ def report_confusion(
         for path, rec in store.all():
             if (
                 rec.data_kind == data
-                and rec.encoder["label"] == label
-                and rec.task["name"] == task
-                and rec.protocol["short"] == protocol
+                and rec.encoder.label == label
+                and rec.task.name == task
+                and rec.protocol.short == protocol
             ):
                 return path, rec
         fail(

@@ -11,18 +11,30 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from bench import distributed, paths
 from bench.datasets import DataNotFound, resolve_dataset
 from bench.encoder import Encoder, NotSupportedError, capabilities, get_encoder
-from bench.extract import ExtractionStats, extract
+from bench.extract import ExtractionStats, extract, level_key
 from bench.hashing import sha256_json
 from bench.metrics import mean_std
 from bench.protocols import Protocol, ProtocolContext, cell_protocol, protocols_for
-from bench.results import ResultRecord, ResultsStore, provenance
+from bench.results import (
+    DataInfo,
+    EncoderInfo,
+    FoldResult,
+    MetricSummary,
+    ProtocolInfo,
+    ResultRecord,
+    ResultsStore,
+    TaskInfo,
+    provenance,
+)
 from bench.store import EmbeddingStore, EmbeddingView
 from bench.task import Dataset, TaskSpec, get_task
 
@@ -78,11 +90,98 @@ def _is_current(
     record: ResultRecord, encoder: Encoder, dataset: Dataset, protocol: Protocol, params: dict[str, Any]
 ) -> bool:
     return (
-        record.encoder.get("fingerprint") == encoder.fingerprint()
-        and record.data.get("checksum") == dataset.checksum()
-        and record.protocol.get("id") == protocol.id
-        and record.protocol.get("params_hash") == params_hash(params)
+        record.encoder.fingerprint == encoder.fingerprint()
+        and record.data.checksum == dataset.checksum()
+        and record.protocol.id == protocol.id
+        and record.protocol.params_hash == params_hash(params)
     )
+
+
+@dataclass(frozen=True)
+class CellIdentity:
+    """What every record of a cell shares: the encoder, task, data and protocol as run."""
+
+    encoder: EncoderInfo
+    task: TaskInfo
+    data: DataInfo
+    protocol: dict[str, Any]  # JSON: the protocol's own output fields are added to it
+
+    @classmethod
+    def of(
+        cls, encoder: Encoder, task: TaskSpec, dataset: Dataset, protocol: Protocol, params: dict[str, Any]
+    ) -> CellIdentity:
+        data = {
+            "kind": dataset.info.get("kind", "real"),
+            "root": str(dataset.root),
+            "checksum": dataset.checksum(),
+            "n_clips": len(dataset.clips),
+            "n_missing": len(dataset.missing),
+            **({"demo": dataset.info["demo"]} if "demo" in dataset.info else {}),
+        }
+        return cls(
+            encoder=EncoderInfo.from_json(encoder.describe()),
+            task=TaskInfo.from_json(
+                {**task.describe(), "classes": list(dataset.classes), "n_classes": len(dataset.classes)}
+            ),
+            data=DataInfo.from_json(data),
+            protocol={"id": protocol.id, "short": protocol.short, "params": params, "params_hash": params_hash(params)},
+        )
+
+    def record(self, protocol_output: dict[str, Any] | None = None, **fields: Any) -> ResultRecord:
+        """A record of this cell; ``protocol_output`` holds what the protocol reported beside its metrics."""
+        protocol = ProtocolInfo.from_json({**self.protocol, **(protocol_output or {})})
+        return ResultRecord(
+            encoder=self.encoder, task=self.task, protocol=protocol, data=self.data, provenance=provenance(), **fields
+        )
+
+    def not_applicable(self, primary_metric: str, reason: str) -> ResultRecord:
+        return self.record(folds=(), summary={}, primary_metric=primary_metric, status="n/a", reason=reason)
+
+
+def summarise(folds: Sequence[FoldResult], metrics: Sequence[str]) -> dict[str, MetricSummary]:
+    """Mean ± population std of each metric over the folds (or trials) that report it."""
+    out = {}
+    for m in metrics:
+        mean, std = mean_std([f.metrics[m] for f in folds if m in f.metrics])
+        out[m] = MetricSummary(mean=mean, std=std, n=len(folds))
+    return out
+
+
+def _embed_for(
+    protocol: Protocol,
+    encoder: Encoder,
+    task: TaskSpec,
+    dataset: Dataset,
+    opts: RunOptions,
+    view_cache: dict[str, EmbeddingView],
+    stats: ExtractionStats,
+) -> EmbeddingView | None:
+    """The embeddings ``protocol`` reads (extracted once per level and task, then cached), or None."""
+    if not protocol.uses_store:
+        return None
+    level = level_key(protocol.frames_window_s)
+    if level not in view_cache:
+        calls_before = stats.encoder_calls
+        view = extract(
+            encoder,
+            dataset,
+            EmbeddingStore(opts.cache_dir),
+            task.clip_policy,
+            frames_window_s=protocol.frames_window_s,
+            on_error=opts.on_error,
+            batch_size=opts.batch_size,
+            workers=opts.workers,
+            show_progress=opts.show_progress,
+            stats=stats,
+        )
+        assert view is not None
+        view_cache[level] = view
+        if view.failed:
+            example = next(iter(view.failed.items()))
+            opts.say(f"  {len(view.failed)} unreadable file(s) skipped in {task.title}, e.g. {example}")
+        if stats.encoder_calls > calls_before:
+            opts.say(f"  embedded {stats.embedded} clips of {task.title} with {encoder.name} in {stats.seconds:.1f} s")
+    return view_cache[level]
 
 
 def run_cell(
@@ -111,16 +210,11 @@ def run_cell(
         store=EmbeddingStore(opts.cache_dir),
     )
     params = protocol.params(ctx)
+    outcome = partial(CellOutcome, encoder.name, task.name, protocol.short)
     existing = results.find(kind, encoder.label(), task.name, protocol.id)
     if existing is not None and not opts.force and _is_current(existing, encoder, dataset, protocol, params):
-        return CellOutcome(
-            encoder.name,
-            task.name,
-            protocol.short,
-            "cached",
-            results.path_for(kind, encoder.label(), task.name, protocol.id),
-        )
-    base = _record_base(encoder, task, dataset, protocol, params)
+        return outcome("cached", results.path_for(kind, encoder.label(), task.name, protocol.id))
+    cell = CellIdentity.of(encoder, task, dataset, protocol, params)
     missing = protocol.needs - capabilities(encoder)
     if missing or opted_out:
         reason = (
@@ -128,104 +222,42 @@ def run_cell(
             if opted_out
             else f"encoder {encoder.name!r} has no {'/'.join(sorted(missing))} side"
         )
-        record = ResultRecord(
-            **base,
-            folds=[],
-            summary={},
-            primary_metric=task.primary_metric,
-            status="n/a",
-            reason=reason,
-            provenance=provenance(),
-        )
-        path = results.write(record)
-        return CellOutcome(encoder.name, task.name, protocol.short, "n/a", path, reason)
+        return outcome("n/a", results.write(cell.not_applicable(task.primary_metric, reason)), reason)
 
     t0 = time.perf_counter()
-    level = "clip" if protocol.frames_window_s is None else f"frames:{protocol.frames_window_s:g}"
-    if protocol.uses_store and level not in view_cache:
-        calls_before = stats.encoder_calls
-        kwargs: dict[str, Any] = {
-            "frames_window_s": protocol.frames_window_s,
-            "on_error": opts.on_error,
-            "batch_size": opts.batch_size,
-            "workers": opts.workers,
-            "show_progress": opts.show_progress,
-            "stats": stats,
-        }
-        view = extract(encoder, dataset, EmbeddingStore(opts.cache_dir), task.clip_policy, **kwargs)
-        assert view is not None
-        view_cache[level] = view
-        if view.failed:
-            opts.say(
-                f"  {len(view.failed)} unreadable file(s) skipped in {task.title}, e.g. {next(iter(view.failed.items()))}"
-            )
-        if stats.encoder_calls > calls_before:
-            opts.say(f"  embedded {stats.embedded} clips of {task.title} with {encoder.name} in {stats.seconds:.1f} s")
+    ctx.view = _embed_for(protocol, encoder, task, dataset, opts, view_cache, stats)
     extract_s = time.perf_counter() - t0
-    ctx.view = view_cache.get(level) if protocol.uses_store else None
     t1 = time.perf_counter()
     try:
         out = protocol.run(ctx)
     except NotSupportedError as exc:  # a side that exists but cannot work here (e.g. teacher weights absent)
-        record = ResultRecord(
-            **base,
-            folds=[],
-            summary={},
-            primary_metric=task.primary_metric,
-            status="n/a",
-            reason=str(exc),
-            provenance=provenance(),
-        )
-        return CellOutcome(encoder.name, task.name, protocol.short, "n/a", results.write(record), str(exc))
+        return outcome("n/a", results.write(cell.not_applicable(task.primary_metric, str(exc))), str(exc))
     protocol_s = time.perf_counter() - t1
     metric_names = out.metrics or task.metrics
-    summary = {}
-    for m in metric_names:
-        mean, std = mean_std([f.metrics[m] for f in out.folds if m in f.metrics])
-        summary[m] = {"mean": mean, "std": std, "n": len(out.folds)}
-    record = ResultRecord(
-        **base,
-        folds=out.folds,
+    summary = summarise(out.folds, metric_names)
+    extra = dict(out.extra)
+    skipped = dict(ctx.view.failed) if ctx.view is not None else dict(extra.pop("skipped_files", {}))
+    record = cell.record(
+        extra,
+        folds=tuple(out.folds),
         summary=summary,
         primary_metric=metric_names[0],
         predictions=out.predictions,
-        skipped_files=dict(ctx.view.failed) if ctx.view is not None else dict(out.extra.pop("skipped_files", {})),
-        missing_files=[m.id for m in dataset.missing],
+        skipped_files=skipped,
+        missing_files=tuple(m.id for m in dataset.missing),
         timings={
             "extract_s": round(extract_s, 3),
             "protocol_s": round(protocol_s, 3),
             "encoder_calls": stats.encoder_calls,
         },
-        provenance=provenance(),
     )
-    record.protocol.update({k: v for k, v in out.extra.items()})
     path = results.write(record, out.scores)
     if opts.confusion and task.kind == "multiclass" and "pred" in out.predictions:
         from bench.reports.confusion import write_confusion
 
         write_confusion(record, path)
     p = summary[metric_names[0]]
-    return CellOutcome(
-        encoder.name, task.name, protocol.short, "ok", path, f"{metric_names[0]} {p['mean']:.4f} ± {p['std']:.4f}"
-    )
-
-
-def _record_base(
-    encoder: Encoder, task: TaskSpec, dataset: Dataset, protocol: Protocol, params: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "encoder": encoder.describe(),
-        "task": {**task.describe(), "classes": list(dataset.classes), "n_classes": len(dataset.classes)},
-        "protocol": {"id": protocol.id, "short": protocol.short, "params": params, "params_hash": params_hash(params)},
-        "data": {
-            "kind": dataset.info.get("kind", "real"),
-            "root": str(dataset.root),
-            "checksum": dataset.checksum(),
-            "n_clips": len(dataset.clips),
-            "n_missing": len(dataset.missing),
-            **({"demo": dataset.info["demo"]} if "demo" in dataset.info else {}),
-        },
-    }
+    return outcome("ok", path, f"{metric_names[0]} {p.mean:.4f} ± {p.std:.4f}")
 
 
 def _embed_shard(

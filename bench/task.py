@@ -101,6 +101,22 @@ class ZeroShotSpec:
 
 
 @dataclass(frozen=True)
+class TableColumn:
+    """A leaderboard column the task fills: ``metric`` of its ``protocol`` (short name) result.
+
+    ``table`` is the table it belongs to: "table2" (the paper's classification and retrieval
+    table) or "table3" (captioning), or a new id for a table of its own. ``paper_key`` names
+    the column in the paper's published numbers (``bench/reports/wav2clip-icassp2022.json``).
+    """
+
+    table: str
+    header: str
+    metric: str
+    protocol: str = "probe"
+    paper_key: str | None = None
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A declarative task.
 
@@ -108,6 +124,9 @@ class TaskSpec:
     Otherwise ``train_splits`` / ``val_splits`` / ``test_splits`` name the split values
     of clips; an empty ``val_splits`` means validation is carved from training data.
     ``trials`` repeats seeded runs where there are no folds (the paper: 3).
+    ``metrics``: the primary metric first; each is registered in :data:`bench.metrics.METRICS`
+    with its direction. ``table_columns``: where its results appear in ``leaderboard.md``
+    (tasks without any get a row in "Other tasks").
     """
 
     name: str
@@ -124,7 +143,7 @@ class TaskSpec:
     test_splits: tuple[str, ...] = ("test",)
     trials: int = 3
     zero_shot: ZeroShotSpec | None = ZeroShotSpec()
-    table_column: str | None = None
+    table_columns: tuple[TableColumn, ...] = ()
     demo: str | DemoDataset | None = None  # a registered demo dataset's name, or a declaration
     version: str = "1"
     description: str = ""

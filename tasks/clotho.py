@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.audio import ClipPolicy
-from bench.task import Clip, Dataset, MissingFile, TaskSpec
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec
 from tasks._csv import MetadataError, read_rows
 
 SPLITS = ("development", "validation", "evaluation")
@@ -109,7 +109,20 @@ TASK = TaskSpec(
     test_splits=("evaluation",),
     trials=1,
     zero_shot=None,
-    table_column="Clotho (AC)",
+    table_columns=tuple(
+        TableColumn("table3", header, metric, protocol="captioning", paper_key=metric)
+        for header, metric in (
+            ("B1", "bleu_1"),
+            ("B2", "bleu_2"),
+            ("B3", "bleu_3"),
+            ("B4", "bleu_4"),
+            ("M", "meteor"),
+            ("RL", "rouge_l"),
+            ("Cr", "cider"),
+            ("S", "spice"),
+            ("Sr", "spider"),
+        )
+    ),
     demo="clotho",
     expected_clips=5929,
     order=80,

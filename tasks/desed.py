@@ -22,7 +22,7 @@ from pathlib import Path
 import soundfile as sf
 
 from bench.audio import ClipPolicy
-from bench.task import Clip, Dataset, MissingFile, TaskSpec
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec
 from tasks._csv import MetadataError
 
 METADATA = "metadata/validation/validation.tsv"
@@ -157,7 +157,7 @@ TASK = TaskSpec(
     test_splits=("validation",),
     trials=1,
     zero_shot=None,
-    table_column="DESED (AR)",
+    table_columns=(TableColumn("table2", "DESED (AR)<br>F1", "f1", protocol="audio-retrieval", paper_key="desed"),),
     demo="desed",
     expected_clips=1168,
     order=60,

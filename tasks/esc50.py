@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.audio import ClipPolicy
-from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
 from tasks._csv import MetadataError, parse_int, read_rows
 
 COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
@@ -70,7 +70,7 @@ TASK = TaskSpec(
     name="esc50",
     title="ESC-50",
     loader=load,
-    table_column="ESC-50",
+    table_columns=(TableColumn("table2", "ESC-50<br>ACC", "accuracy", paper_key="esc50"),),
     expected_clips=2000,
     order=10,
     description="50-class environmental sounds, 5-fold cross-validation on the official folds, accuracy.",

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.audio import ClipPolicy
-from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
 from tasks._csv import MetadataError, parse_int, read_rows
 
 GROUND_TRUTH = "FSD50K.ground_truth"
@@ -127,7 +127,7 @@ TASK = TaskSpec(
     test_splits=("eval",),
     trials=3,
     zero_shot=ZeroShotSpec(templates=("this is a sound of {label}.",), label_rule="audioset"),
-    table_column="FSD50K",
+    table_columns=(TableColumn("table2", "FSD50K<br>mAP", "mAP", paper_key="fsd50k"),),
     demo="fsd50k",
     expected_clips=51197,
     order=30,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.audio import ClipPolicy
-from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
 from tasks._csv import MetadataError, read_rows
 
 BASE_NAME = "TAU-urban-audio-visual-scenes-2021-development"
@@ -141,7 +141,7 @@ TASK = TauTaskSpec(
     test_splits=("evaluate",),
     trials=3,
     zero_shot=ZeroShotSpec(templates=("this is a sound of {label}.",), label_rule="underscores_to_spaces_lower"),
-    table_column="TAU Audio Only",
+    table_columns=(TableColumn("table2", "TAU Audio Only<br>ACC", "accuracy", paper_key="tau"),),
     demo="tau",
     expected_clips=None,  # ≈12.3k segments; the exact fold1 counts are unverified here
     order=50,

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from bench.audio import ClipPolicy
-from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
 from tasks._csv import MetadataError, parse_int, read_rows
 
 MEDIA_DIRS = ("", "video", "videos", "audio", "wav", "mp4", "train", "test", "data")
@@ -152,7 +152,7 @@ TASK = TaskSpec(
     test_splits=("test",),
     trials=3,
     zero_shot=ZeroShotSpec(templates=("this is a sound of {label}.",), label_rule="verbatim"),
-    table_column="VGGSound",
+    table_columns=(TableColumn("table2", "VGGSound<br>mAP", "mAP", paper_key="vggsound"),),
     demo="vggsound",
     expected_clips=199176,
     order=40,

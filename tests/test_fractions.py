@@ -117,7 +117,7 @@ def test_sweep_fractions_cli_records_figure_resume_and_full_fraction_matches_the
     pool = 3 * 14  # training clips listed (all present)
     for p, rec in recs.items():
         assert rec is not None and [f.fold for f in rec.folds] == ["seed0", "seed1"]
-        assert rec.protocol["fraction_pct"] == p and rec.protocol["params"]["subsets"] == "nested-stratified-v1"
+        assert rec.protocol.fraction_pct == p and rec.protocol.params["subsets"] == "nested-stratified-v1"
         for f in rec.folds:
             assert f.n_train == max(1, round(p / 100 * f.info["n_pool"])) and f.n_test == 15
             assert f.n_val > 0 and f.info["n_pool"] + f.n_val == pool

@@ -113,8 +113,8 @@ def test_run_records_match_sklearn_and_repeat_identically(tmp_path: Path, counte
         rows = [i for i, name in enumerate(p["fold"]) if name == f.fold]
         acc = accuracy_score([p["target"][i] for i in rows], [p["pred"][i] for i in rows])
         assert acc == pytest.approx(f.metrics["accuracy"])
-    assert rec.summary["accuracy"]["mean"] == pytest.approx(np.mean([f.metrics["accuracy"] for f in rec.folds]))
-    assert rec.summary["accuracy"]["mean"] > 0.5  # 4 tone classes are easy
+    assert rec.summary["accuracy"].mean == pytest.approx(np.mean([f.metrics["accuracy"] for f in rec.folds]))
+    assert rec.summary["accuracy"].mean > 0.5  # 4 tone classes are easy
     scores = store.scores(store.path_for("real", "counting", "esc50", "probe-mlp-v1"))["scores"]
     assert (scores.argmax(1) == np.array(p["pred"])).all()
     assert sorted(p["ids"]) == sorted(c.id for c in get_task("esc50").loader(tmp_path / "data" / "ESC-50-master").clips)

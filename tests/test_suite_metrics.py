@@ -83,10 +83,10 @@ def test_multilabel_probe_and_zero_shot_map_equal_sklearn_on_stored_scores(tmp_p
             assert f.metrics["mAP"] == pytest.approx(expected, abs=1e-6)
         if proto == "probe-mlp-v1":
             assert len(rec.folds) == 3 and all(f.n_val == 12 for f in rec.folds)  # official val split, 3 trials
-            assert rec.summary["mAP"]["mean"] > 0.6
+            assert rec.summary["mAP"].mean > 0.6
     zs = store.find("real", "texty", "fsd50k", "zeroshot-v1")
-    assert zs is not None and zs.protocol["params"]["label_rule"] == "audioset"
-    assert zs.protocol["params"]["prompts"]["Tone_700"] == ["this is a sound of tone 700."]
+    assert zs is not None and zs.protocol.params["label_rule"] == "audioset"
+    assert zs.protocol.params["prompts"]["Tone_700"] == ["this is a sound of tone 700."]
     # the stored zero-shot scores are the cosines, recomputed here from raw embeddings
     enc = TextEncoder()
     text = enc.embed_text([f"this is a sound of {c.lower().replace('_', ' ')}." for c in classes])
@@ -115,7 +115,7 @@ def test_multiclass_map_and_accuracy_equal_sklearn_on_stored_scores(tmp_path: Pa
     run(["counting"], ["vggsound"], _opts(tmp_path, roots={"vggsound": tmp_path / "VGGSound"}, protocols=["probe"]))
     store = ResultsStore(tmp_path / "results")
     rec = store.find("real", "counting", "vggsound", "probe-mlp-v1")
-    assert rec is not None and rec.missing_files == ["t0q00000000_000010"] and rec.data["n_missing"] == 1
+    assert rec is not None and list(rec.missing_files) == ["t0q00000000_000010"] and rec.data.n_missing == 1
     truth = {f"{y}_{st:06d}": sorted(labels).index(lab) for y, st, lab, s in rows if s == "test"}
     groups = _by_fold(
         rec.predictions, store.scores(store.path_for("real", "counting", "vggsound", "probe-mlp-v1"))["scores"]
@@ -195,8 +195,8 @@ def test_cli_prompt_options_are_per_task_and_recorded(tmp_path: Path, monkeypatc
     assert res.exit_code == 0, res.output
     rec = ResultsStore(tmp_path / "results").find("real", "texty", "fsd50k", "zeroshot-v1")
     assert rec is not None
-    assert rec.protocol["params"]["templates"] == ["a recording of {label}.", "the sound of {label}"]
-    assert rec.protocol["params"]["label_rule"] == "underscores_to_spaces"
-    assert rec.protocol["params"]["prompts"]["Tone_300"] == ["a recording of Tone 300.", "the sound of Tone 300"]
+    assert rec.protocol.params["templates"] == ["a recording of {label}.", "the sound of {label}"]
+    assert rec.protocol.params["label_rule"] == "underscores_to_spaces"
+    assert rec.protocol.params["prompts"]["Tone_300"] == ["a recording of Tone 300.", "the sound of Tone 300"]
     res = runner.invoke(app, [*base, "--popt", "zs_label_rule=camel"])
     assert res.exit_code == 1 and "unknown zero-shot label rule 'camel'" in res.output

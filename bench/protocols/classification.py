@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from bench.metrics import get_metric
+from bench.metrics import get_metric, score
 from bench.probe import ProbeConfig, fit_probe
 from bench.progress import progress_bar
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
@@ -69,6 +70,7 @@ def probe_split(
     y_tr, y_va = label_matrix(train, n_classes, multilabel), label_matrix(val, n_classes, multilabel)
     y_te = label_matrix(test, n_classes, multilabel)
     primary = get_metric(task.primary_metric)
+    primary_fn = partial(score, primary.name)
     with torch_threads(1 if device == "cpu" else None):
         probe = fit_probe(
             x_tr,
@@ -78,11 +80,11 @@ def probe_split(
             n_classes,
             "multilabel" if multilabel else "multiclass",
             ProbeConfig(**{**cfg.as_dict(), "seed": split.seed}),
-            val_score=primary.fn if primary.higher_is_better else (lambda y, s: -primary.fn(y, s)),
+            val_score=primary_fn if primary.higher_is_better else (lambda y, s: -primary_fn(y, s)),
             device=device,
         )
         scores = probe.scores(x_te)
-    metrics = {name: get_metric(name).fn(y_te, scores) for name in task.metrics}
+    metrics = {name: score(name, y_te, scores) for name in task.metrics}
     fold = FoldResult(
         fold=split.name,
         metrics=metrics,

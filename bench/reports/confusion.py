@@ -18,11 +18,11 @@ from bench.results import ResultRecord
 
 
 def matrix_from_record(record: ResultRecord) -> tuple[np.ndarray, list[str]]:
-    classes = list(record.task["classes"])
+    classes = list(record.task.classes)
     preds = record.predictions
     if "pred" not in preds or "target" not in preds:
         raise ValueError(
-            f"{record.encoder['label']} / {record.task['name']} / {record.protocol['id']}: the record holds no "
+            f"{record.encoder.label} / {record.task.name} / {record.protocol.id}: the record holds no "
             "single-label predictions, so there is no confusion matrix (multi-label or n/a cell)"
         )
     cm = confusion_matrix(preds["target"], preds["pred"], labels=list(range(len(classes))))
@@ -98,8 +98,9 @@ def confusion_paths(record_path: Path) -> tuple[Path, Path]:
 def _title(record: ResultRecord) -> str:
     demo = " [demo data]" if record.data_kind == "demo" else ""
     metric = record.primary_metric
-    s = record.summary.get(metric, {})
-    return f"{record.encoder['label']} on {record.task['title']} ({record.protocol['short']}){demo}\n{metric} {s.get('mean', float('nan')):.3f}"
+    s = record.summary.get(metric)
+    mean = s.mean if s is not None else float("nan")
+    return f"{record.encoder.label} on {record.task.title} ({record.protocol.short}){demo}\n{metric} {mean:.3f}"
 
 
 def write_confusion(record: ResultRecord, record_path: Path) -> tuple[Path, Path]:
@@ -134,7 +135,7 @@ def write_difference(a: ResultRecord, b: ResultRecord, out: Path) -> tuple[Path,
         (normalise_rows(cm_b), _panel_title(b), "Blues", 0.0, 1.0, "fraction of true class"),
         (
             diff,
-            f"{a.encoder['label']} − {b.encoder['label']}\n(red: {a.encoder['label']} higher)",
+            f"{a.encoder.label} − {b.encoder.label}\n(red: {a.encoder.label} higher)",
             "RdBu_r",
             -lim,
             lim,
@@ -152,7 +153,7 @@ def write_difference(a: ResultRecord, b: ResultRecord, out: Path) -> tuple[Path,
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=bar)
     axes[0].set_ylabel("true")
     demo = " [demo data]" if a.data_kind == "demo" else ""
-    fig.suptitle(f"{a.task['title']}: confusion matrices and their difference{demo}")
+    fig.suptitle(f"{a.task.title}: confusion matrices and their difference{demo}")
     fig.tight_layout()
     png = out.with_suffix(".png")
     png.parent.mkdir(parents=True, exist_ok=True)
@@ -163,8 +164,9 @@ def write_difference(a: ResultRecord, b: ResultRecord, out: Path) -> tuple[Path,
 
 def _panel_title(record: ResultRecord) -> str:
     metric = record.primary_metric
-    mean = record.summary.get(metric, {}).get("mean", float("nan"))
-    return f"{record.encoder['label']}\n{metric} {mean:.3f}"
+    s = record.summary.get(metric)
+    mean = s.mean if s is not None else float("nan")
+    return f"{record.encoder.label}\n{metric} {mean:.3f}"
 
 
 def _annotate(ax: Any, mat: np.ndarray, diff: bool) -> None:

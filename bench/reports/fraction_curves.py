@@ -36,7 +36,14 @@ class CurvePoint:
 
 
 def is_fraction_record(record: ResultRecord) -> bool:
-    return record.protocol.get("sweep") == "fractions"
+    return record.protocol.sweep == "fractions"
+
+
+def fraction_of(record: ResultRecord) -> float:
+    """The % of the training split a data-fraction record was trained on."""
+    if record.protocol.fraction_pct is None:
+        raise ValueError(f"{record.encoder.label} / {record.task.name}: not a data-fraction record")
+    return float(record.protocol.fraction_pct)
 
 
 def fraction_rows(records: Sequence[ResultRecord], kind: str) -> tuple[list[str], list[list[str]]]:
@@ -47,10 +54,8 @@ def fraction_rows(records: Sequence[ResultRecord], kind: str) -> tuple[list[str]
             continue
         values = per_seed(rec, rec.primary_metric)
         if values:
-            key = (rec.task.get("title", rec.task["name"]), rec.encoder["label"], rec.primary_metric)
-            cells.setdefault(key, {})[float(rec.protocol["fraction_pct"])] = fmt(
-                float(np.mean(values)), float(np.std(values))
-            )
+            key = (rec.task.title, rec.encoder.label, rec.primary_metric)
+            cells.setdefault(key, {})[fraction_of(rec)] = fmt(float(np.mean(values)), float(np.std(values)))
     fractions = sorted({f for row in cells.values() for f in row})
     headers = ["Task", "Model", "Metric", *[f"{f:g} %" for f in fractions]]
     rows = [[*key, *[row.get(f, "—") for f in fractions]] for key, row in sorted(cells.items())]
@@ -76,13 +81,13 @@ def collect(
     curves: dict[str, list[CurvePoint]] = {}
     metric, title = "", task
     for _path, rec in ResultsStore(results_dir).all():
-        if not (is_fraction_record(rec) and rec.task["name"] == task and rec.data_kind == kind and rec.status == "ok"):
+        if not (is_fraction_record(rec) and rec.task.name == task and rec.data_kind == kind and rec.status == "ok"):
             continue
-        label = rec.encoder["label"]
-        frac = float(rec.protocol["fraction_pct"])
+        label = rec.encoder.label
+        frac = fraction_of(rec)
         if (labels and label not in labels) or (fractions and frac not in fractions):
             continue
-        metric, title = rec.primary_metric, rec.task.get("title", task)
+        metric, title = rec.primary_metric, rec.task.title
         values = per_seed(rec, metric)
         if values:
             n_train = float(np.mean([f.n_train for f in rec.folds]))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from bench.atomic import atomic_torch_save, atomic_write_json
 from bench.audio import AudioDecodeError
 from bench.extract import decode_clip
 from bench.hashing import sha256_json
-from bench.metrics import get_metric
+from bench.metrics import get_metric, score
 from bench.prefetch import decode_all
 from bench.progress import progress_bar
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
@@ -179,7 +180,7 @@ class FoldTrainer:
         self.loss_fn: nn.Module = nn.BCEWithLogitsLoss() if self.multilabel else nn.CrossEntropyLoss()
         primary = get_metric(task.primary_metric)
         self.primary_sign = 1.0 if primary.higher_is_better else -1.0
-        self.primary_fn = primary.fn
+        self.primary_fn = partial(score, primary.name)
 
     def _targets(self, clips: list[Clip]) -> torch.Tensor:
         y = label_matrix(clips, self.n_classes, self.multilabel)
@@ -326,7 +327,7 @@ class SupervisedProtocol(Protocol):
                 model, info = trainer.fit(split, ckdir / f"{split.name}.ckpt.pt")
                 probs, _ = trainer.predict(model, split.test)
                 y_test = label_matrix(split.test, n_classes, ctx.task.kind == "multilabel")
-                metrics = {m: float(get_metric(m).fn(y_test, probs)) for m in ctx.task.metrics}
+                metrics = {m: float(score(m, y_test, probs)) for m in ctx.task.metrics}
                 fold = FoldResult(split.name, metrics, len(split.train), len(split.val), len(split.test), info)
                 np.save(scores_path, probs.astype(np.float32))
                 atomic_write_json(done, {"fold": asdict(fold), "ids": [c.id for c in split.test]})

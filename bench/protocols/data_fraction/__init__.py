@@ -64,7 +64,8 @@ class FractionProbeProtocol(MLPProbeProtocol):
         ) as advance:
             for rep, split, pool in splits:
                 fold, test, scores = probe_split(ctx.task, split, ctx.view, n_classes, cfg, ctx.device)
-                fold.info.update({"seed_index": rep, "n_pool": pool, "fraction_actual": fold.n_train / max(1, pool)})
+                info = {"seed_index": rep, "n_pool": pool, "fraction_actual": fold.n_train / max(1, pool)}
+                fold = replace(fold, info={**fold.info, **info})
                 folds.append(fold)
                 ids += [c.id for c in test]
                 names += [split.name] * len(test)
