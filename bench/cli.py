@@ -178,7 +178,8 @@ def tasks() -> None:
             else f"splits {'/'.join(spec.train_splits)}→{'/'.join(spec.test_splits)}, {spec.trials} trials"
         )
         typer.echo(
-            f"{name:<14} {spec.kind:<22} {', '.join(spec.metrics):<28} {scheme:<34} {'' if name in in_all else '(not in all)'}"
+            f"{name:<14} {spec.kind:<22} {', '.join(spec.metrics):<28} "
+            f"{scheme:<34} {'' if name in in_all else '(not in all)'}"
         )
 
 
@@ -249,7 +250,8 @@ def report_confusion(
             ):
                 return path, rec
         fail(
-            f"no {data} result for encoder {label!r}, task {task!r}, protocol {protocol!r} in {store.root}; run `bench run` first"
+            f"no {data} result for encoder {label!r}, task {task!r}, "
+            f"protocol {protocol!r} in {store.root}; run `bench run` first"
         )
 
     path_a, rec_a = find(encoder)

@@ -120,7 +120,7 @@ def fit_probe(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        current = _validate(model, xv, yv, y_val, loss_fn, kind, val_score, n_classes, device)
+        current = _validate(model, xv, yv, y_val, loss_fn, kind, val_score)
         if current > best:  # metric first, lower validation loss breaks ties
             best, best_epoch = current, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -139,8 +139,6 @@ def _validate(
     loss_fn: nn.Module,
     kind: ProbeKind,
     val_score: Callable[[np.ndarray, np.ndarray], float] | None,
-    n_classes: int,
-    device: str,
 ) -> tuple[float, float]:
     """(metric, -loss) on validation; with no validation rows every epoch ties."""
     if len(xv) == 0:

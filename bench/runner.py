@@ -316,7 +316,8 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
                 for protocol in protocols_for(task, opts.protocols):
                     outcome = run_cell(encoder, task, dataset, protocol, opts, results, view_cache, stats)
                     opts.say(
-                        f"{outcome.encoder:>12} {outcome.task:<14} {outcome.protocol:<10} {outcome.status:<7} {outcome.summary}"
+                        f"{outcome.encoder:>12} {outcome.task:<14} "
+                        f"{outcome.protocol:<10} {outcome.status:<7} {outcome.summary}"
                     )
                     outcomes.append(outcome)
         finally:

@@ -21,7 +21,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,9 +236,6 @@ class EmbeddingStore:
 
     def entry(self, key: StoreKey, extra_manifest: dict[str, Any] | None = None) -> StoreEntry:
         return StoreEntry(self.root, key, extra_manifest)
-
-    def entries(self) -> Iterable[Path]:
-        return sorted(p.parent for p in self.root.glob("*/*/*/manifest.json"))
 
 
 def _safe(name: str) -> str:

@@ -35,7 +35,8 @@ def read_captions(path: Path) -> list[tuple[int, str, tuple[str, ...]]]:
             empty = [CAPTION_COLUMNS[1 + i] for i, c in enumerate(caps) if not c]
             if empty:
                 raise MetadataError(
-                    f"{path}, line {line}: {', '.join(empty)} empty for {row['file_name']!r}; Clotho has 5 captions per clip"
+                    f"{path}, line {line}: {', '.join(empty)} empty for "
+                    f"{row['file_name']!r}; Clotho has 5 captions per clip"
                 )
             rows.append((line, row["file_name"], caps))
     except UnicodeDecodeError as exc:
@@ -126,6 +127,9 @@ TASK = TaskSpec(
     demo="clotho",
     expected_clips=5929,
     order=80,
-    description="Audio captioning: 1-layer transformer decoder on frozen 1-s frame embeddings; COCO metrics on evaluation (greedy and beam).",
+    description=(
+        "Audio captioning: 1-layer transformer decoder on frozen 1-s "
+        "frame embeddings; COCO metrics on evaluation (greedy and beam)."
+    ),
     citation="Drossos, Lipping, Virtanen, Clotho: An audio captioning dataset, ICASSP 2020",
 )

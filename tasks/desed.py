@@ -82,7 +82,8 @@ def read_events(path: Path) -> dict[str, list[Event]]:
             onset, offset = _float(fields[0], path, line, "onset"), _float(fields[1], path, line, "offset")
             if onset < 0 or offset <= onset:
                 raise MetadataError(
-                    f"{path}, line {line}: event {fields[2]!r} has onset {onset} and offset {offset}; need 0 <= onset < offset"
+                    f"{path}, line {line}: event {fields[2]!r} has onset "
+                    f"{onset} and offset {offset}; need 0 <= onset < offset"
                 )
             events.append((onset, offset, fields[2]))
     return out
@@ -161,6 +162,12 @@ TASK = TaskSpec(
     demo="desed",
     expected_clips=1168,
     order=60,
-    description="Segment retrieval on the DESED public validation set: 1-s frames, 5-fold threshold selection, sed_eval segment F1 at 0.1 s.",
-    citation="Turpault, Serizel, Shah, Salamon, Sound event detection in domestic environments with weakly labeled data and soundscape synthesis, DCASE 2019",
+    description=(
+        "Segment retrieval on the DESED public validation set: 1-s "
+        "frames, 5-fold threshold selection, sed_eval segment F1 at 0.1 s."
+    ),
+    citation=(
+        "Turpault, Serizel, Shah, Salamon, Sound event detection in domestic "
+        "environments with weakly labeled data and soundscape synthesis, DCASE 2019"
+    ),
 )

@@ -131,6 +131,9 @@ TASK = TaskSpec(
     demo="fsd50k",
     expected_clips=51197,
     order=30,
-    description="200-class multi-label Freesound clips; train → early stopping on the official val split → eval; macro mAP; 3 trials.",
+    description=(
+        "200-class multi-label Freesound clips; train → early stopping "
+        "on the official val split → eval; macro mAP; 3 trials."
+    ),
     citation="Fonseca, Favory, Pons, Font, Serra, FSD50K: an open dataset of human-labeled sound events, TASLP 2022",
 )

@@ -145,6 +145,12 @@ TASK = TauTaskSpec(
     demo="tau",
     expected_clips=None,  # ≈12.3k segments; the exact fold1 counts are unverified here
     order=50,
-    description="10 acoustic scenes, audio only; fold1_train (validation carved by recording location) → fold1_evaluate; accuracy, log loss, class-wise accuracy; 3 trials.",
-    citation="Wang, Mesaros, Heittola, Virtanen, A curated dataset of urban scenes for audio-visual scene analysis, ICASSP 2021",
+    description=(
+        "10 acoustic scenes, audio only; fold1_train (validation carved by recording "
+        "location) → fold1_evaluate; accuracy, log loss, class-wise accuracy; 3 trials."
+    ),
+    citation=(
+        "Wang, Mesaros, Heittola, Virtanen, A curated dataset of "
+        "urban scenes for audio-visual scene analysis, ICASSP 2021"
+    ),
 )

@@ -156,6 +156,9 @@ TASK = TaskSpec(
     demo="vggsound",
     expected_clips=199176,
     order=40,
-    description="309-class audio-visual clips; train split (validation carved from it) → test split; mAP, top-1 accuracy; 3 trials.",
+    description=(
+        "309-class audio-visual clips; train split (validation carved "
+        "from it) → test split; mAP, top-1 accuracy; 3 trials."
+    ),
     citation="Chen, Xie, Vedaldi, Zisserman, VGGSound: A large-scale audio-visual dataset, ICASSP 2020",
 )

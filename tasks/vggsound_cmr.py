@@ -32,6 +32,9 @@ TASK = TaskSpec(
     demo="vggsound",
     expected_clips=VGGSOUND.expected_clips,
     order=70,
-    description="Audio→image and image→audio retrieval on the test split (mean-pooled frame embeddings); MRR, same label = relevant.",
+    description=(
+        "Audio→image and image→audio retrieval on the test split "
+        "(mean-pooled frame embeddings); MRR, same label = relevant."
+    ),
     citation=VGGSOUND.citation,
 )

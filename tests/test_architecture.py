@@ -140,7 +140,8 @@ def test_the_checker_sees_function_level_and_relative_cycles(tmp_path: Path) -> 
         "bench/b.py": "def f():\n    import bench.a.thing\n",
         "bench/sub/__init__.py": "from .c import x\n",
         "bench/sub/c.py": "from bench.sub import d\n",
-        "bench/sub/d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import c\nimport encoders.e\n",
+        "bench/sub/d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n "
+        "   from . import c\nimport encoders.e\n",
         "encoders/__init__.py": "",
         "encoders/e.py": "",
         "tasks/__init__.py": "",

@@ -5,9 +5,9 @@ quoted; some ids start with ``-``) and media named ``{ytid}_{start:06d}.mp4`` un
 A few rows have no media, as in every real copy. Clips last 5 s (the real ones 10 s; the paper
 distils from a 5-s window anyway), video 64×64 at 30 fps (MPEG-4 Part 2), audio AAC 16 kHz mono.
 There are 22 classes (real VGGSound labels) whose sounds are shared with the other demo sets
-through :func:`bench.demo.sounds.concept_recipes`. Each class draws a shape with its own colour and motion; position, size, brightness and
-background vary per clip, so a frozen image model's embeddings cluster by class without
-being constant.
+through :func:`bench.demo.sounds.concept_recipes`. Each class draws a shape with its own colour
+and motion; position, size, brightness and background vary per clip, so a frozen image model's
+embeddings cluster by class without being constant.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""HEAR module for bench's ``wav2clip``: ``hear-validator bench.hear_modules.wav2clip`` (see :mod:`bench.hear_export`)."""
+"""HEAR module for bench's ``wav2clip``: ``hear-validator bench.hear_modules.wav2clip``.
+
+See :mod:`bench.hear_export`.
+"""
 
 from bench.hear_export import make_api
 

@@ -53,10 +53,6 @@ def audio_file_name(content_type: str) -> str:
     return f"openl3_audio_mel256_{content_type}.h5"
 
 
-def image_file_name(content_type: str) -> str:
-    return f"openl3_image_mel256_{content_type}.h5"
-
-
 def default_weight_dirs() -> list[Path]:
     """Where weights are looked for when none are given: $BENCH_HOME/models/openl3, the openl3 package."""
     dirs = [paths.models_dir() / "openl3"]

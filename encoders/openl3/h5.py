@@ -84,6 +84,7 @@ def load_l3_stack(stack: L3Stack, path: Path, embedding_layer: str) -> None:
                     )
                 kernel = torch.from_numpy(arrays["kernel"]).permute(3, 2, 0, 1)
                 _copy(module.weight, kernel, path, name, "kernel")
+                assert module.bias is not None  # the L3 convs all have a bias
                 _copy(module.bias, torch.from_numpy(arrays["bias"]), path, name, "bias")
             else:
                 assert isinstance(module, nn.BatchNorm2d)

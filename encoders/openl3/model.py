@@ -45,6 +45,9 @@ WIDTHS = (64, 128, 256, 512)
 class MelFrontend(nn.Module):
     """[B, 48000] windows → [B, 1, 256, 199] dB mel spectrograms (max 0, floor −80)."""
 
+    window: torch.Tensor
+    filterbank: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("window", torch.hann_window(N_FFT, periodic=True), persistent=False)

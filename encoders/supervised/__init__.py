@@ -1,12 +1,13 @@
 """``supervised``: the paper's "Supervise" row — Wav2CLIP's ResNet-18, trained from scratch per task.
 
 Not a frozen encoder: it implements :class:`bench.protocols.EndToEndEncoder`, so its own
-protocol (:mod:`encoders.supervised.protocol`) runs in place of the MLP probe: for every classification task the same ``ResNet18Audio`` as
-Wav2CLIP's audio encoder (random init) plus a linear head is trained end to end on each
-fold's training clips with the task's loss (cross-entropy or BCE), early-stopped on the same
-validation clips the probe uses (:func:`bench.splits.make_splits`) and scored on the test
-fold. Results carry the protocol short name ``probe`` so they fill the Table 2 row; the
-zero-shot and every other embedding protocol are ``n/a``.
+protocol (:mod:`encoders.supervised.protocol`) runs in place of the MLP probe: for every
+classification task the same ``ResNet18Audio`` as Wav2CLIP's audio encoder (random init)
+plus a linear head is trained end to end on each fold's training clips with the task's loss
+(cross-entropy or BCE), early-stopped on the same validation clips the probe uses
+(:func:`bench.splits.make_splits`) and scored on the test fold. Results carry the protocol
+short name ``probe`` so they fill the Table 2 row; the zero-shot and every other embedding
+protocol are ``n/a``.
 
 Presets (``--opt preset=...``; individual fields override, e.g. ``--opt max_epochs=30``):
 

@@ -26,7 +26,9 @@ OFFICIAL = WeightsSpec(
     name="wav2clip-official",
     url="https://github.com/descriptinc/lyrebird-wav2clip/releases/download/v0.1.0-alpha/Wav2CLIP.pt",
     filename="Wav2CLIP.pt",
-    description="Wav2CLIP audio encoder + projection released by the authors (descriptinc/lyrebird-wav2clip v0.1.0-alpha)",
+    description=(
+        "Wav2CLIP audio encoder + projection released by the authors (descriptinc/lyrebird-wav2clip v0.1.0-alpha)"
+    ),
 )
 
 

@@ -29,7 +29,8 @@ def train_wav2clip(
     preset: Annotated[
         str | None,
         typer.Option(
-            help="'paper' (batch 128, ≤100 epochs, 5-s windows of 10-s clips, 30 fps) or 'demo' (default without --data-root)."
+            help="'paper' (batch 128, ≤100 epochs, 5-s windows of 10-s "
+            "clips, 30 fps) or 'demo' (default without --data-root)."
         ),
     ] = None,
     loss: Annotated[

@@ -68,7 +68,8 @@ def resolve_weights(weights: str | None, device: str = "cpu", show_progress: boo
     path = Path(weights).expanduser()
     if not path.is_file():
         raise FileNotFoundError(
-            f"wav2clip weights {path} not found; pass --weights with a Wav2CLIP.pt-layout file, 'official', 'demo' or 'random'"
+            f"wav2clip weights {path} not found; pass --weights with a "
+            "Wav2CLIP.pt-layout file, 'official', 'demo' or 'random'"
         )
     meta = run_metadata(path)
     digest = sha256_file(path)

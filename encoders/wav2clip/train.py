@@ -277,7 +277,8 @@ def numerics_changes(before: dict[str, Any] | None, now: dict[str, Any]) -> list
     """One sentence per setting that differs from the interrupted run's (empty: none)."""
     if before is None:
         return [
-            "the interrupted run did not record its numerics: the weights may not be bit-identical to an uninterrupted run"
+            "the interrupted run did not record its numerics: the "
+            "weights may not be bit-identical to an uninterrupted run"
         ]
     out = []
     for key, value in now.items():
@@ -355,7 +356,8 @@ def prepare_data(
     rule = WindowRule(cfg.window_s, cfg.clip_s, cfg.fps, cfg.seed)
     teacher = CLIPTeacher(cfg.teacher, device=device)
     say(
-        f"teacher targets: {cfg.teacher.model} ({json.dumps(cfg.teacher.identity()['weights'])}), window {rule.name()}, {cfg.fps:g} fps"
+        f"teacher targets: {cfg.teacher.model} ({json.dumps(cfg.teacher.identity()['weights'])}), "
+        f"window {rule.name()}, {cfg.fps:g} fps"
     )
     teacher_targets(
         teacher,

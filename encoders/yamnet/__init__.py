@@ -61,12 +61,6 @@ def cached_handle_dir(handle: str) -> Path | None:
     return d if (d / "saved_model.pb").is_file() else None
 
 
-def frame_count(n_samples: int, sample_rate: int = 16000) -> int:
-    """YAMNet's patch count for a waveform of ``n_samples``."""
-    after = max(0, n_samples - int(round(MIN_S * sample_rate)))
-    return 1 + -(-after // int(round(HOP_S * sample_rate)))
-
-
 def _dir_digest(directory: Path) -> str:
     """sha256 over the SavedModel's graph and variables (what changes the numbers)."""
     h = hashlib.sha256()

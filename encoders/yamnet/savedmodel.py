@@ -101,7 +101,7 @@ def build_module(seed: int = 0) -> Any:
     """A ``tf.Module`` with YAMNet's signature and random weights."""
     tf = import_tensorflow()
 
-    class YAMNet(tf.Module):  # type: ignore[misc, name-defined]
+    class YAMNet(tf.Module):  # type: ignore[name-defined]
         def __init__(self, variables: dict[str, np.ndarray], class_map: str) -> None:
             super().__init__(name="yamnet")
             self.vars = {k: tf.Variable(v, trainable=False, name=k.replace("/", "_")) for k, v in variables.items()}

@@ -82,7 +82,8 @@ class CaptioningProtocol(Protocol):
         train, val, test = part(task.train_splits), part(task.val_splits), part(task.test_splits)
         if not train or not test:
             raise ValueError(
-                f"{task.title}: captioning needs training and evaluation clips with embeddings; found {len(train)} and {len(test)}"
+                f"{task.title}: captioning needs training and evaluation "
+                f"clips with embeddings; found {len(train)} and {len(test)}"
             )
         frames = {c.id: np.asarray(view.rows(c.id), dtype=np.float32) for c in train + val + test}
         with progress_bar(f"captioner {task.name}", total=cfg.max_epochs, enabled=ctx.show_progress) as advance:

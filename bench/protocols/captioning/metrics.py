@@ -104,7 +104,8 @@ class CocoScorer:
         if set(refs) != set(cands):
             only_r, only_c = sorted(set(refs) - set(cands))[:3], sorted(set(cands) - set(refs))[:3]
             raise ValueError(
-                f"references and candidates name different items (only in references: {only_r}, only in candidates: {only_c})"
+                "references and candidates name different items (only "
+                f"in references: {only_r}, only in candidates: {only_c})"
             )
         ids = sorted(refs)
         for i in ids:
