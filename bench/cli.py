@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+if TYPE_CHECKING:
+    from bench.runner import RunOptions
+
 from bench import paths
 from bench.commands import COMMANDS, fail
+from bench.options import parse_pairs, typed_pairs
 from bench.registry import RegistryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark audio representations the Wav2CLIP way.")
@@ -29,25 +33,80 @@ def _split(values: str) -> list[str]:
     return [v.strip() for v in values.split(",") if v.strip()]
 
 
-def _parse_kv(items: list[str] | None, what: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or []:
-        if "=" not in item:
-            fail(f"{what} {item!r}: expected KEY=VALUE")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
+# Options `bench run` and `bench sweep` share (one definition each).
+DataRootOption = Annotated[
+    Path | None, typer.Option(help="Folder holding the real datasets (default: $BENCH_DATA_ROOT; none: demo suite).")
+]
+RootOption = Annotated[list[str] | None, typer.Option(help="Per-task dataset folder, TASK=DIR (repeatable).")]
+DeviceOption = Annotated[str, typer.Option(help="cpu or cuda (or cuda:N).")]
+WeightsOption = Annotated[str | None, typer.Option(help="Weights file for the encoder(s) that take one.")]
+EncoderOptOption = Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")]
+ProtocolOptOption = Annotated[
+    list[str] | None, typer.Option(help="Protocol option KEY=VALUE, e.g. max_epochs=100 (repeatable).")
+]
+OnErrorOption = Annotated[
+    str,
+    typer.Option(
+        help="Unreadable audio: 'skip' records and skips the file, 'stop' stops the run (computed clips are kept)."
+    ),
+]
+BatchSizeOption = Annotated[
+    int | None, typer.Option(help="Clips per encoder call (default: the encoder's preference).")
+]
+WorkersOption = Annotated[int, typer.Option(help="Background decoding threads.")]
+ForceOption = Annotated[bool, typer.Option(help="Recompute cells that already have a current result.")]
+ResultsOption = Annotated[Path | None, typer.Option(help="Results folder (default ./results).")]
+CacheOption = Annotated[Path | None, typer.Option(help="Embedding store (default .bench/cache).")]
+QuietOption = Annotated[bool, typer.Option(help="No progress bars.")]
 
 
-def _coerce(v: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    if v.lower() in ("true", "false"):
-        return v.lower() == "true"
-    return v
+def _run_options(
+    *,
+    data_root: Path | None,
+    root: list[str] | None,
+    device: str,
+    weights: str | None,
+    opt: list[str] | None,
+    popt: list[str] | None,
+    on_error: str,
+    batch_size: int | None,
+    workers: int,
+    force: bool,
+    seed: int,
+    results: Path | None,
+    cache: Path | None,
+    quiet: bool,
+    protocols: list[str] | None = None,
+) -> RunOptions:
+    """The shared options of `bench run` / `bench sweep` checked and turned into :class:`RunOptions`."""
+    from bench.runner import RunOptions
+
+    if on_error not in ("skip", "stop"):
+        fail(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
+    try:
+        enc_opts = typed_pairs(opt or [], "--opt")
+        roots = {k: Path(v) for k, v in parse_pairs(root or [], "--root").items()}
+        protocol_options = typed_pairs(popt or [], "--popt")
+    except ValueError as exc:
+        fail(str(exc))
+    if weights:
+        enc_opts["weights"] = weights
+    return RunOptions(
+        data_root=data_root or paths.data_root(),
+        roots=roots,
+        device=device,
+        results_dir=results or paths.results_dir(),
+        cache_dir=cache or paths.cache_dir(),
+        on_error="stop" if on_error == "stop" else "skip",
+        batch_size=batch_size,
+        workers=workers,
+        force=force,
+        seed=seed,
+        protocols=protocols,
+        protocol_options=protocol_options,
+        encoder_options=enc_opts,
+        show_progress=not quiet,
+    )
 
 
 @app.command()
@@ -59,81 +118,48 @@ def run(
         ),
     ],
     task: Annotated[str, typer.Option("--task", "-t", help="Task name(s), comma-separated, or 'all'.")] = "all",
-    data_root: Annotated[
-        Path | None,
-        typer.Option(help="Folder holding the real datasets (default: $BENCH_DATA_ROOT; none: demo suite)."),
-    ] = None,
-    root: Annotated[list[str] | None, typer.Option(help="Per-task dataset folder, TASK=DIR (repeatable).")] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda (or cuda:N).")] = "cpu",
-    weights: Annotated[str | None, typer.Option(help="Weights file for the encoder(s) that take one.")] = None,
-    opt: Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")] = None,
+    data_root: DataRootOption = None,
+    root: RootOption = None,
+    device: DeviceOption = "cpu",
+    weights: WeightsOption = None,
+    opt: EncoderOptOption = None,
     protocol: Annotated[str | None, typer.Option(help="Only these protocols (e.g. probe,zeroshot).")] = None,
-    popt: Annotated[
-        list[str] | None, typer.Option(help="Protocol option KEY=VALUE, e.g. max_epochs=100 (repeatable).")
-    ] = None,
-    on_error: Annotated[
-        str,
-        typer.Option(
-            help="Unreadable audio: 'skip' records and skips the file, 'stop' stops the run (computed clips are kept)."
-        ),
-    ] = "skip",
-    batch_size: Annotated[
-        int | None, typer.Option(help="Clips per encoder call (default: the encoder's preference).")
-    ] = None,
-    workers: Annotated[int, typer.Option(help="Background decoding threads.")] = 2,
+    popt: ProtocolOptOption = None,
+    on_error: OnErrorOption = "skip",
+    batch_size: BatchSizeOption = None,
+    workers: WorkersOption = 2,
     seed: Annotated[int, typer.Option(help="Seed for probes and validation carving.")] = 0,
-    force: Annotated[bool, typer.Option(help="Recompute cells that already have a current result.")] = False,
-    results: Annotated[Path | None, typer.Option(help="Results folder (default ./results).")] = None,
-    cache: Annotated[Path | None, typer.Option(help="Embedding store (default .bench/cache).")] = None,
+    force: ForceOption = False,
+    results: ResultsOption = None,
+    cache: CacheOption = None,
     leaderboard: Annotated[bool, typer.Option(help="Regenerate leaderboard.md afterwards.")] = True,
-    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Embed, probe and score: one result record per (encoder, task, protocol)."""
-    from bench.runner import RunOptions
+    from bench.distributed import dist_info
+    from bench.extract import ExtractionStopped
     from bench.runner import run as run_all
     from bench.task import resolve_task_names
 
-    if on_error not in ("skip", "stop"):
-        fail(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
+    opts = _run_options(
+        data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
+        batch_size=batch_size, workers=workers, force=force, seed=seed, results=results, cache=cache, quiet=quiet,
+        protocols=_split(protocol) if protocol else None,
+    )  # fmt: skip
     try:
         task_names = resolve_task_names(task)
     except RegistryError as exc:
         fail(str(exc))
-    enc_opts: dict[str, Any] = {k: _coerce(v) for k, v in _parse_kv(opt, "--opt").items()}
-    if weights:
-        enc_opts["weights"] = weights
-    roots = {k: Path(v) for k, v in _parse_kv(root, "--root").items()}
-    results_dir = results or paths.results_dir()
-    opts = RunOptions(
-        data_root=data_root or paths.data_root(),
-        roots=roots,
-        device=device,
-        results_dir=results_dir,
-        cache_dir=cache or paths.cache_dir(),
-        on_error=on_error,  # type: ignore[arg-type]
-        batch_size=batch_size,
-        workers=workers,
-        force=force,
-        seed=seed,
-        protocols=_split(protocol) if protocol else None,
-        protocol_options={k: _coerce(v) for k, v in _parse_kv(popt, "--popt").items()},
-        encoder_options=enc_opts,
-        show_progress=not quiet,
-    )
-    from bench.extract import ExtractionStopped
-
     try:
         outcomes = run_all(_split(encoder), task_names, opts)
     except (RegistryError, ExtractionStopped, FileNotFoundError, ValueError) as exc:
         fail(str(exc), 1)
-    from bench.distributed import dist_info
-
     if not dist_info().is_main:
         return  # torchrun: other ranks only embed their shard
     if leaderboard:
         from bench.reports.leaderboard import write
 
-        out = write(results_dir, results_dir.resolve().parent / "leaderboard.md")
+        out = write(opts.results_dir, opts.results_dir.resolve().parent / "leaderboard.md")
         typer.echo(f"leaderboard: {out}")
     if not any(o.status in ("ok", "cached", "n/a") for o in outcomes):
         fail("nothing was evaluated (see messages above)", 1)
@@ -281,58 +307,36 @@ def sweep_fractions_cmd(
     seeds: Annotated[
         int, typer.Option(help="Repetitions per fraction (own validation carve, subset and probe seed each).")
     ] = 3,
-    data_root: Annotated[
-        Path | None,
-        typer.Option(help="Folder holding the real datasets (default: $BENCH_DATA_ROOT; none: demo suite)."),
-    ] = None,
-    root: Annotated[list[str] | None, typer.Option(help="Per-task dataset folder, TASK=DIR (repeatable).")] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda (or cuda:N).")] = "cpu",
-    weights: Annotated[str | None, typer.Option(help="Weights file for the encoder(s) that take one.")] = None,
-    opt: Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")] = None,
-    popt: Annotated[
-        list[str] | None, typer.Option(help="Probe option KEY=VALUE, e.g. max_epochs=100 (repeatable).")
-    ] = None,
-    on_error: Annotated[str, typer.Option(help="Unreadable audio: 'skip' or 'stop'.")] = "skip",
-    batch_size: Annotated[int | None, typer.Option(help="Clips per encoder call.")] = None,
-    workers: Annotated[int, typer.Option(help="Background decoding threads.")] = 2,
+    data_root: DataRootOption = None,
+    root: RootOption = None,
+    device: DeviceOption = "cpu",
+    weights: WeightsOption = None,
+    opt: EncoderOptOption = None,
+    popt: ProtocolOptOption = None,
+    on_error: OnErrorOption = "skip",
+    batch_size: BatchSizeOption = None,
+    workers: WorkersOption = 2,
     seed: Annotated[int, typer.Option(help="Base seed; repetition r uses seed + 1000·r.")] = 0,
-    force: Annotated[bool, typer.Option(help="Recompute points that already have a current result.")] = False,
-    results: Annotated[Path | None, typer.Option(help="Results folder (default ./results).")] = None,
-    cache: Annotated[Path | None, typer.Option(help="Embedding store (default .bench/cache).")] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    force: ForceOption = False,
+    results: ResultsOption = None,
+    cache: CacheOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Probe on nested stratified subsets of the training split; one record per fraction; Fig. 2 PNG."""
     from bench.extract import ExtractionStopped
     from bench.protocols.data_fraction.subsets import parse_fractions
-    from bench.runner import RunOptions
     from bench.sweep import sweep_fractions
     from bench.task import resolve_task_names
 
-    if on_error not in ("skip", "stop"):
-        fail(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
+    opts = _run_options(
+        data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
+        batch_size=batch_size, workers=workers, force=force, seed=seed, results=results, cache=cache, quiet=quiet,
+    )  # fmt: skip
     try:
         task_names = resolve_task_names(task)
         percents = parse_fractions(fractions)
     except (RegistryError, ValueError) as exc:
         fail(str(exc))
-    enc_opts: dict[str, Any] = {k: _coerce(v) for k, v in _parse_kv(opt, "--opt").items()}
-    if weights:
-        enc_opts["weights"] = weights
-    opts = RunOptions(
-        data_root=data_root or paths.data_root(),
-        roots={k: Path(v) for k, v in _parse_kv(root, "--root").items()},
-        device=device,
-        results_dir=results or paths.results_dir(),
-        cache_dir=cache or paths.cache_dir(),
-        on_error=on_error,  # type: ignore[arg-type]
-        batch_size=batch_size,
-        workers=workers,
-        force=force,
-        seed=seed,
-        protocol_options={k: _coerce(v) for k, v in _parse_kv(popt, "--popt").items()},
-        encoder_options=enc_opts,
-        show_progress=not quiet,
-    )
     try:
         out = sweep_fractions(_split(encoder), task_names, percents, seeds, opts)
     except (RegistryError, ExtractionStopped, FileNotFoundError, ValueError) as exc:

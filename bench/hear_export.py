@@ -32,6 +32,7 @@ import soxr
 import torch
 
 from bench.encoder import Encoder, get_encoder
+from bench.options import typed_pairs
 from bench.protocols import EndToEndEncoder
 
 HEAR_RATES = (16000, 22050, 44100, 48000)
@@ -57,24 +58,10 @@ def hear_rate(rate: int) -> int:
     return higher[0] if higher else HEAR_RATES[-1]
 
 
-def _coerce(v: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(v.lower(), v)
-
-
 def env_options() -> dict[str, Any]:
+    """Encoder options from ``BENCH_HEAR_OPTS="key=value;key=value"``."""
     raw = os.environ.get("BENCH_HEAR_OPTS", "")
-    out: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in raw.split(";"))):
-        if "=" not in item:
-            raise ValueError(f"BENCH_HEAR_OPTS: {item!r} is not key=value")
-        k, v = item.split("=", 1)
-        out[k.strip()] = _coerce(v.strip())
-    return out
+    return typed_pairs(filter(None, (p.strip() for p in raw.split(";"))), "BENCH_HEAR_OPTS")
 
 
 def load_model(model_file_path: str = "", *, encoder: str, **options: Any) -> HearModel:

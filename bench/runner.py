@@ -284,6 +284,26 @@ def _embed_shard(
         info.barrier()
 
 
+def open_task(encoder: Encoder, task: TaskSpec, opts: RunOptions) -> tuple[Dataset | None, CellOutcome | None]:
+    """``task``'s dataset for ``encoder``, or (None, the outcome saying why the task is skipped).
+
+    No data where the user pointed, or data the encoder refuses (random stand-in weights on
+    real data), skip the task; demo-trained weights asked to score real data stop the run.
+    """
+    try:
+        dataset = load_dataset(task, opts)
+    except DataNotFound as exc:
+        opts.say(f"skip {task.name}: {exc}")
+        return None, CellOutcome(encoder.name, task.name, "-", "no-data", summary=str(exc))
+    refused = encoder.refusal(str(dataset.info.get("kind", "real")))
+    if refused is not None and encoder.demo_only:
+        raise DemoOnlyEncoderError(f"{refused} ({task.title} at {dataset.root})")
+    if refused is not None:
+        opts.say(f"skip {task.name}: {refused}")
+        return None, CellOutcome(encoder.name, task.name, "-", "refused", summary=refused)
+    return dataset, None
+
+
 def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> list[CellOutcome]:
     results = ResultsStore(opts.results_dir)
     outcomes: list[CellOutcome] = []
@@ -294,18 +314,10 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
         encoder = get_encoder(spec, device=device, **opts.encoder_options)
         try:
             for task in tasks:
-                try:
-                    dataset = load_dataset(task, opts)
-                except DataNotFound as exc:
-                    opts.say(f"skip {task.name}: {exc}")
-                    outcomes.append(CellOutcome(encoder.name, task.name, "-", "no-data", summary=str(exc)))
-                    continue
-                refused = encoder.refusal(str(dataset.info.get("kind", "real")))
-                if refused is not None and encoder.demo_only:  # demo-trained weights stop the run
-                    raise DemoOnlyEncoderError(f"{refused} ({task.title} at {dataset.root})")
-                if refused is not None:
-                    opts.say(f"skip {task.name}: {refused}")
-                    outcomes.append(CellOutcome(encoder.name, task.name, "-", "refused", summary=refused))
+                dataset, skipped = open_task(encoder, task, opts)
+                if dataset is None:
+                    assert skipped is not None
+                    outcomes.append(skipped)
                     continue
                 view_cache: dict[str, EmbeddingView] = {}
                 stats = ExtractionStats()

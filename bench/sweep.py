@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench.datasets import DataNotFound
 from bench.encoder import get_encoder
 from bench.extract import ExtractionStats
 from bench.protocols.data_fraction import FractionProbeProtocol
 from bench.results import ResultsStore
-from bench.runner import CellOutcome, RunOptions, load_dataset, run_cell
+from bench.runner import CellOutcome, RunOptions, open_task, run_cell
 from bench.store import EmbeddingView
 from bench.task import get_task
 
@@ -49,11 +48,10 @@ def sweep_fractions(
         labels.append(encoder.label())
         try:
             for task in tasks:
-                try:
-                    dataset = load_dataset(task, opts)
-                except DataNotFound as exc:
-                    opts.say(f"skip {task.name}: {exc}")
-                    out.outcomes.append(CellOutcome(encoder.name, task.name, "-", "no-data", summary=str(exc)))
+                dataset, skipped = open_task(encoder, task, opts)
+                if dataset is None:
+                    assert skipped is not None
+                    out.outcomes.append(skipped)
                     continue
                 kinds.setdefault(task.name, set()).add(str(dataset.info.get("kind", "real")))
                 view_cache: dict[str, EmbeddingView] = {}

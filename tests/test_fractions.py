@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures_suite import write_vggsound
-from helpers import EmbedCounter
+from helpers import CountingEncoder, EmbedCounter, registered_test_encoders
 from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.protocols.data_fraction.subsets import fraction_subset, parse_fractions, subset_order
 from bench.results import ResultsStore
+from bench.runner import DemoOnlyEncoderError, RunOptions
+from bench.sweep import sweep_fractions
 from bench.task import Clip
 
 PAPER = [1, 2, 5, 10, 20, 50, 100]
@@ -159,3 +161,34 @@ def test_sweep_errors_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert res.exit_code == 1 and "bench sweep fractions" in res.output
     for args in (["sweep", "--help"], ["sweep", "fractions", "--help"], ["report", "fractions", "--help"]):
         assert runner.invoke(app, args).exit_code == 0
+
+
+class StandInEncoder(CountingEncoder):
+    """Random stand-in weights: refuses real data (the task is skipped)."""
+
+    name = "standin"
+
+    def refusal(self, data_kind: str) -> str | None:
+        return "stand-in weights, refusing real data" if data_kind == "real" else None
+
+
+class DemoTrainedEncoder(StandInEncoder):
+    """Weights trained on the demo suite: real data stops the run."""
+
+    name = "demotrained"
+    demo_only = True
+
+
+def test_sweep_refuses_real_data_as_run_does(tmp_path: Path, counter: EmbedCounter) -> None:
+    """Regression: the sweep embedded and probed real data with encoders that `bench run` refuses."""
+    _vgg_fixture(tmp_path / "VGGSound")
+    opts = RunOptions(
+        roots={"vggsound": tmp_path / "VGGSound"}, results_dir=tmp_path / "results", cache_dir=tmp_path / "cache",
+        show_progress=False, log=lambda m: None,
+    )  # fmt: skip
+    with registered_test_encoders(StandInEncoder, DemoTrainedEncoder):
+        out = sweep_fractions(["standin"], ["vggsound"], [50.0], 1, opts, plot=False)
+        assert [(o.status, o.summary) for o in out.outcomes] == [("refused", "stand-in weights, refusing real data")]
+        with pytest.raises(DemoOnlyEncoderError, match="refusing real data"):
+            sweep_fractions(["demotrained"], ["vggsound"], [50.0], 1, opts, plot=False)
+    assert counter.calls == 0 and not (tmp_path / "results").exists()
