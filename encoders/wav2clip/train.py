@@ -656,6 +656,59 @@ class Distillation:
                 self.out_dir, meta, p.status, p.stop_reason, p.best_val, p.best_epoch, p.epoch, p.global_step
             )
 
+    def fit(self, meta: dict[str, Any], resumed: bool) -> None:
+        """Epochs until early stopping, ``max_epochs`` or ``max_steps``; every rank runs this."""
+        cfg, p, data = self.cfg, self.progress, self.data
+        runlog = RunLog(self.out_dir, p.global_step if resumed else None) if self.info.is_main else None
+        net: nn.Module = self.model
+        if self.info.active:
+            ids = [self.device] if self.device.startswith("cuda") else None
+            net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.say(
+            f"training on {len(data.train_audio)} clips ({self.n_batches} steps/epoch of {cfg.batch_size}), "
+            f"validating on {len(data.val_audio)}; loss {cfg.loss}, norm {cfg.norm}, "
+            f"{self.info.world} process(es) on {self.device}"
+        )
+        self.model.train()
+        while p.status == "running" and p.epoch < cfg.max_epochs:
+            t_epoch = time.perf_counter()
+            losses = self.train_epoch(net, runlog)
+            if p.status == "stopped":
+                break
+            self.end_epoch(losses, t_epoch, runlog, meta)
+        if p.status == "stopped":
+            self.save_state()
+            if self.info.is_main:
+                save_official(self.model.export(), self.out_dir / "last.pt")
+            self.write_meta(meta)
+        if p.status == "running":  # resumed a run whose max_epochs was already reached
+            p.status = "finished"
+
+    def close(self) -> None:
+        """Stop the decoding threads; leave the process group once every rank is done."""
+        self.data.train_audio.close()
+        self.data.val_audio.close()
+        self.info.barrier()
+        if self.info.active:
+            torch.distributed.destroy_process_group()
+
+    def result(self, seconds: float) -> TrainResult:
+        p, best, last = self.progress, self.out_dir / "best.pt", self.out_dir / "last.pt"
+        return TrainResult(
+            self.out_dir,
+            best if best.is_file() else None,
+            last if last.is_file() else None,
+            p.status,
+            p.best_val,
+            p.best_epoch,
+            p.epoch,
+            p.global_step,
+            seconds,
+            len(self.data.train_audio),
+            len(self.data.val_audio),
+            self.data.skipped,
+        )
+
 
 def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainResult:
     """Run (or resume) a distillation; returns where the checkpoints are."""
@@ -674,59 +727,20 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
     run = Distillation(cfg, info, device, dataset, out_dir, identity, say)
     if state is not None:
         run.resume(state)
-    p, data = run.progress, run.data
-    runlog = RunLog(out_dir, p.global_step if state is not None else None) if info.is_main else None
-    net: nn.Module = run.model
-    if info.active:
-        net = nn.parallel.DistributedDataParallel(run.model, device_ids=[device] if device.startswith("cuda") else None)
-    meta = describe_run(cfg, dataset, out_dir, len(data.train_audio), len(data.val_audio), data.skipped)
+    meta = describe_run(cfg, dataset, out_dir, len(run.data.train_audio), len(run.data.val_audio), run.data.skipped)
     meta["numerics"] = run.numerics
     if run.numerics_notes:
         meta["numerics_changed_on_resume"] = run.numerics_notes
     if state is None:
         run.write_meta(meta)
-    say(
-        f"training on {len(data.train_audio)} clips ({run.n_batches} steps/epoch of {cfg.batch_size}), "
-        f"validating on {len(data.val_audio)}; loss {cfg.loss}, norm {cfg.norm}, {info.world} process(es) on {device}"
-    )
-    run.model.train()
-    while p.status == "running" and p.epoch < cfg.max_epochs:
-        t_epoch = time.perf_counter()
-        losses = run.train_epoch(net, runlog)
-        if p.status == "stopped":
-            break
-        run.end_epoch(losses, t_epoch, runlog, meta)
-    if p.status == "stopped":
-        run.save_state()
-        if info.is_main:
-            save_official(run.model.export(), out_dir / "last.pt")
-        run.write_meta(meta)
-    if p.status == "running":  # resumed a run whose max_epochs was already reached
-        p.status = "finished"
-    data.train_audio.close()
-    data.val_audio.close()
-    info.barrier()
-    if info.active:
-        torch.distributed.destroy_process_group()
+    run.fit(meta, resumed=state is not None)
+    run.close()
+    p = run.progress
     say(
         f"{p.status}: {p.stop_reason or 'nothing left to do'}; best val {p.best_val:.4f} "
         f"(epoch {p.best_epoch + 1}); {out_dir}"
     )
-    best, last = out_dir / "best.pt", out_dir / "last.pt"
-    return TrainResult(
-        out_dir,
-        best if best.is_file() else None,
-        last if last.is_file() else None,
-        p.status,
-        p.best_val,
-        p.best_epoch,
-        p.epoch,
-        p.global_step,
-        time.perf_counter() - t_start,
-        len(data.train_audio),
-        len(data.val_audio),
-        data.skipped,
-    )
+    return run.result(time.perf_counter() - t_start)
 
 
 def describe_run(
