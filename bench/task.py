@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from bench.audio import ClipPolicy
+from bench.hashing import sha256_json
 from bench.prompts import label_text
 from bench.registry import Registry
 
@@ -76,6 +77,18 @@ class Dataset:
         return Dataset(
             self.task, self.root, [c for c in self.clips if predicate(c)], self.classes, self.missing, self.info
         )
+
+
+def annotations_digest(clips: Sequence[Clip], fields: Mapping[str, Any]) -> str:
+    """Hash of the clips' annotations in ``Clip.extra`` (``fields``: key → value when absent).
+
+    Protocols put it in their parameters, so editing a dataset's events or captions makes the
+    results computed from the old ones stale, though the files and labels did not change.
+    """
+    rows = [
+        [c.id, *(c.extra.get(k, default) for k, default in fields.items())] for c in sorted(clips, key=lambda c: c.id)
+    ]
+    return sha256_json(rows, 16)
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,9 @@ from typing import ClassVar
 import numpy as np
 
 from bench.encoder import ENCODERS, Encoder
+
+# two torchrun processes on this machine; --standalone picks a free rendezvous port
+TORCHRUN_2 = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
 
 
 @dataclass

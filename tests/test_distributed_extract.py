@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 from fixtures import write_esc50
+from helpers import TORCHRUN_2
 
 from bench.encoder import get_encoder
 from bench.extract import extract
@@ -27,12 +27,7 @@ def test_torchrun_two_ranks_match_single_process(tmp_path: Path) -> None:
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
     cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
+        *TORCHRUN_2,
         "-m",
         "bench.cli",
         "run",

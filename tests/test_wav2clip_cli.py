@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from typer.testing import CliRunner
-from wav2clip_demo import SCALE, small_demo
+from wav2clip_demo import SCALE, TINY_TRAIN, small_demo
 
 from bench.cli import app
 from bench.demo import MARKER
@@ -108,21 +108,7 @@ def test_demo_run_end_to_end_lands_wav2clip_rows_with_zero_shot(demo: Path, tmp_
     # a quick distillation on the demo set into the default folder ($BENCH_HOME/models/wav2clip-demo) ...
     res = runner.invoke(
         app,
-        [
-            "train",
-            "wav2clip",
-            "--teacher",
-            "bench-tiny-clip",
-            "--window-s",
-            "1",
-            "--fps",
-            "2",
-            "--batch-size",
-            "4",
-            "--epochs",
-            "1",
-            "--quiet",
-        ],
+        [*TINY_TRAIN, "--epochs", "1", "--quiet"],
     )
     assert res.exit_code == 0, res.output
     # ... which `bench run` with no --weights finds and reuses (the full `--task all` is a documented manual check)

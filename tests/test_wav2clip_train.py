@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import TORCHRUN_2
 from typer.testing import CliRunner
-from wav2clip_demo import SCALE, small_demo
+from wav2clip_demo import SCALE, TINY_TRAIN, small_demo
 
 from bench.cli import app
 from bench.encoder import get_encoder
@@ -25,24 +26,7 @@ from encoders.wav2clip.targets import WindowRule
 from encoders.wav2clip.train import CLIPLoss1D, DistillationModel, split_train_val
 
 REPO = Path(__file__).resolve().parents[1]
-# a tiny but complete run: random tiny teacher, 1-s windows of the 5-s demo clips, batches of 4
-TINY_ARGS = [
-    "train",
-    "wav2clip",
-    "--teacher",
-    "bench-tiny-clip",
-    "--window-s",
-    "1",
-    "--fps",
-    "2",
-    "--batch-size",
-    "4",
-    "--epochs",
-    "2",
-    "--save-every",
-    "1",
-    "--quiet",
-]
+TINY_ARGS = [*TINY_TRAIN, "--epochs", "2", "--save-every", "1", "--quiet"]
 
 
 @pytest.fixture()
@@ -167,12 +151,7 @@ def test_torchrun_two_processes_gloo_and_the_checkpoint_loads(tmp_path: Path, de
     victim.write_bytes(victim.read_bytes()[:300])
     out = tmp_path / "ddp"
     cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
+        *TORCHRUN_2,
         "-m",
         "bench.cli",
         *TINY_ARGS,

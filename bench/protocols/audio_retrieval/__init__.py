@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from bench.hashing import sha256_json
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
 from bench.protocols.audio_retrieval.segments import (
     Event,
@@ -37,7 +36,7 @@ from bench.protocols.audio_retrieval.segments import (
     sed_eval_segment_scores,
 )
 from bench.results import FoldResult
-from bench.task import Clip
+from bench.task import annotations_digest
 
 
 @dataclass(frozen=True)
@@ -164,14 +163,6 @@ def merged_events(spans: list[tuple[float, float]], decisions: np.ndarray, class
     return sorted(events)
 
 
-def annotation_digest(clips: list[Clip]) -> str:
-    """Hash of every clip's events and length: edited annotations make old results stale."""
-    return sha256_json(
-        [[c.id, list(c.extra.get("events", ())), c.extra.get("duration_s")] for c in sorted(clips, key=lambda c: c.id)],
-        16,
-    )
-
-
 class AudioRetrievalProtocol(Protocol):
     id = "desed-ar-v1"
     short = "audio-retrieval"
@@ -193,7 +184,7 @@ class AudioRetrievalProtocol(Protocol):
             "pool": "fold",
             "frame_label": "any overlap",
             "score": "cosine",
-            "annotations": annotation_digest(ctx.dataset.clips),
+            "annotations": annotations_digest(ctx.dataset.clips, {"events": (), "duration_s": None}),
         }
 
     def prepare(self, ctx: ProtocolContext, cfg: RetrievalConfig) -> list[ClipFrames]:

@@ -16,18 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from bench.hashing import sha256_json
 from bench.progress import progress_bar
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
 from bench.protocols.captioning.metrics import METRICS, CocoScorer, require_java, spice_status
 from bench.protocols.captioning.model import CaptionConfig, fit_captioner
 from bench.results import FoldResult
-from bench.task import Clip
-
-
-def caption_digest(clips: list[Clip]) -> str:
-    """Hash of every clip's captions: edited captions make old results stale."""
-    return sha256_json([[c.id, list(c.extra.get("captions", ()))] for c in sorted(clips, key=lambda c: c.id)], 16)
+from bench.task import Clip, annotations_digest
 
 
 class CaptioningProtocol(Protocol):
@@ -66,7 +60,7 @@ class CaptioningProtocol(Protocol):
             "decodings": ["greedy", f"beam-{cfg.beam_size}"],
             "scorer": "pycocoevalcap, PTB tokenizer, corpus-level over the evaluation split",
             "spice_available": spice_status()[0],
-            "captions": caption_digest(ctx.dataset.clips),
+            "captions": annotations_digest(ctx.dataset.clips, {"captions": ()}),
         }
 
     def run(self, ctx: ProtocolContext) -> ProtocolOutput:
