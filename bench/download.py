@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.atomic import atomic_write_json
 from bench.progress import progress_bar
 from bench.remote import DownloadSpec, RemoteFile
-from bench.store import atomic_write_json
 from bench.unpack import UnpackError, unpack
 
 MIRROR_ENV = "BENCH_DOWNLOAD_MIRROR"
@@ -104,7 +104,12 @@ class Manifest:
 
 
 def check_file(
-    remote: RemoteFile, path: Path, manifest: Manifest, say: Say, show_progress: bool = True, fresh: bool = False,
+    remote: RemoteFile,
+    path: Path,
+    manifest: Manifest,
+    say: Say,
+    show_progress: bool = True,
+    fresh: bool = False,
 ) -> Digests:
     """Size and checksum of a complete file against the pins, or else against the sha256 recorded
     when it was first checked. A ``fresh`` download of an unpinned file is re-recorded (with a
@@ -117,17 +122,33 @@ def check_file(
             f"{path}: wrong size, {stat.st_size} bytes where the published file has {remote.size} "
             f"({remote.source or 'pinned in the task'}). Delete {path} and rerun the command to download it again."
         )
-    same_pins = all(want is None or record.get(kind) == want for kind, want in (("md5", remote.md5), ("sha256", remote.sha256)))
-    if record.get("verified") and same_pins and record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns:
-        return Digests(stat.st_size, record["md5"], record["sha256"])  # checked before against these pins, untouched since
+    same_pins = all(
+        want is None or record.get(kind) == want for kind, want in (("md5", remote.md5), ("sha256", remote.sha256))
+    )
+    if (
+        record.get("verified")
+        and same_pins
+        and record.get("size") == stat.st_size
+        and record.get("mtime_ns") == stat.st_mtime_ns
+    ):
+        return Digests(
+            stat.st_size, record["md5"], record["sha256"]
+        )  # checked before against these pins, untouched since
     got = digest_file(path, show_progress)
-    expected = [(kind, want, have) for kind, want, have in
-                (("md5", remote.md5, got.md5), ("sha256", remote.sha256, got.sha256)) if want]
+    expected = [
+        (kind, want, have)
+        for kind, want, have in (("md5", remote.md5, got.md5), ("sha256", remote.sha256, got.sha256))
+        if want
+    ]
     if not expected and record.get("sha256") and not fresh:
-        expected = [(f"sha256 recorded when it was checked on {record.get('checked', '?')}", record["sha256"], got.sha256)]
+        expected = [
+            (f"sha256 recorded when it was checked on {record.get('checked', '?')}", record["sha256"], got.sha256)
+        ]
     elif not expected and record.get("sha256") and record["sha256"] != got.sha256:
-        say(f"  {remote.name}: the server now serves other bytes than at the first download "
-            f"(sha256 {got.sha256}, recorded {record['sha256']}); re-recorded")
+        say(
+            f"  {remote.name}: the server now serves other bytes than at the first download "
+            f"(sha256 {got.sha256}, recorded {record['sha256']}); re-recorded"
+        )
     for kind, want, have in expected:
         if want != have:
             raise DownloadError(
@@ -135,17 +156,33 @@ def check_file(
                 f"published one. Delete {path} and rerun the command to download it again."
             )
     if not expected:
-        say(f"  {remote.name}: no checksum is published for this file (why: --dry-run, docs/datasets.md); "
-            f"recorded its sha256 {got.sha256} in {manifest.path}; later runs check against it")
-    manifest.put(remote.name, verified=True, size=got.size, md5=got.md5, sha256=got.sha256,
-                 mtime_ns=stat.st_mtime_ns, pinned=bool(remote.pinned),
-                 checked=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        say(
+            f"  {remote.name}: no checksum is published for this file (why: --dry-run, docs/datasets.md); "
+            f"recorded its sha256 {got.sha256} in {manifest.path}; later runs check against it"
+        )
+    manifest.put(
+        remote.name,
+        verified=True,
+        size=got.size,
+        md5=got.md5,
+        sha256=got.sha256,
+        mtime_ns=stat.st_mtime_ns,
+        pinned=bool(remote.pinned),
+        checked=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
     return got
 
 
 def fetch(
-    remote: RemoteFile, folder: Path, manifest: Manifest, say: Say, mirror: str | None = None,
-    retries: int = 3, timeout_s: float = 60.0, show_progress: bool = True, backoff_s: float = 2.0,
+    remote: RemoteFile,
+    folder: Path,
+    manifest: Manifest,
+    say: Say,
+    mirror: str | None = None,
+    retries: int = 3,
+    timeout_s: float = 60.0,
+    show_progress: bool = True,
+    backoff_s: float = 2.0,
 ) -> Path:
     """Download ``remote`` into ``folder`` (resuming a ``.part``), check it, return its path."""
     target = folder / remote.name
@@ -245,8 +282,10 @@ def _transfer(url: str, part: Path, remote: RemoteFile, say: Say, timeout_s: flo
             mode = "ab"
         else:
             if have:
-                say(f"  {remote.name}: the server ignored the resume request (no HTTP Range support); "
-                    "starting again from byte 0")
+                say(
+                    f"  {remote.name}: the server ignored the resume request (no HTTP Range support); "
+                    "starting again from byte 0"
+                )
             have, mode = 0, "wb"
             total = int(length) if length and length.isdigit() else None
         if total is not None and remote.size is not None and total != remote.size:
@@ -257,7 +296,10 @@ def _transfer(url: str, part: Path, remote: RemoteFile, say: Say, timeout_s: flo
         expected_total = total if total is not None else remote.size
         received = have
         try:
-            with part.open(mode) as fh, progress_bar(f"download {remote.name}", expected_total, show_progress, unit="bytes") as advance:
+            with (
+                part.open(mode) as fh,
+                progress_bar(f"download {remote.name}", expected_total, show_progress, unit="bytes") as advance,
+            ):
                 advance(have)
                 while block := resp.read(1 << 20):
                     fh.write(block)
@@ -297,9 +339,17 @@ def _unpacked(f: RemoteFile, spec: DownloadSpec, manifest: Manifest) -> bool:
 
 
 def download_dataset(
-    spec: DownloadSpec, root: Path, say: Say, archives: Path | None = None, mirror: str | None = None,
-    retries: int = 3, keep_archives: bool = True, force: bool = False, show_progress: bool = True,
-    timeout_s: float = 60.0, backoff_s: float = 2.0,
+    spec: DownloadSpec,
+    root: Path,
+    say: Say,
+    archives: Path | None = None,
+    mirror: str | None = None,
+    retries: int = 3,
+    keep_archives: bool = True,
+    force: bool = False,
+    show_progress: bool = True,
+    timeout_s: float = 60.0,
+    backoff_s: float = 2.0,
 ) -> None:
     """Fetch, check and unpack every file of ``spec`` under ``root``; then check pinned contents."""
     folder = archives or root / "downloads"
@@ -321,8 +371,10 @@ def download_dataset(
         if manifest.get(f.name).get("unpacked"):
             say(f"  {f.name}: already unpacked (rerun with --force to unpack again)")
             continue
-        volumes = [fetch(by_name[v], folder, manifest, say, mirror, retries, timeout_s, show_progress, backoff_s)
-                   for v in f.volumes]
+        volumes = [
+            fetch(by_name[v], folder, manifest, say, mirror, retries, timeout_s, show_progress, backoff_s)
+            for v in f.volumes
+        ]
         path = fetch(f, folder, manifest, say, mirror, retries, timeout_s, show_progress, backoff_s)
         dest = root / f.unpack_to
         try:
@@ -365,7 +417,11 @@ def plan_lines(spec: DownloadSpec, root: Path, mirror: str | None = None, archiv
     last_source = ""
     for f in spec.files:
         sums = ", ".join(s for s in (f"md5 {f.md5}" if f.md5 else "", f"sha256 {f.sha256}" if f.sha256 else "") if s)
-        size = f"{f.size} bytes ({human(f.size)})" if f.size is not None else "not pinned (the server's Content-Length is checked)"
+        size = (
+            f"{f.size} bytes ({human(f.size)})"
+            if f.size is not None
+            else "not pinned (the server's Content-Length is checked)"
+        )
         lines.append(f"  {f.name}")
         lines.append(f"      url     {file_url(f, mirror)}")
         lines.append(f"      size    {size}")
@@ -382,8 +438,11 @@ def plan_lines(spec: DownloadSpec, root: Path, mirror: str | None = None, archiv
         lines.append(f"  after unpacking: {c.path} must have md5 {c.md5} ({c.source})")
     known = sum(f.size or 0 for f in spec.files)
     total = spec.total_bytes
-    lines.append(f"  total: {human(total)}" if total is not None else
-                 f"  total: {'at least ' + human(known) if known else 'unknown'} (some sizes are not pinned)")
+    lines.append(
+        f"  total: {human(total)}"
+        if total is not None
+        else f"  total: {'at least ' + human(known) if known else 'unknown'} (some sizes are not pinned)"
+    )
     if spec.note:
         lines.append(f"  note: {spec.note}")
     return lines

@@ -40,16 +40,31 @@ def progress_bar(
             now = time.monotonic()
             if now - state["last"] >= log_every_s:
                 state["last"] = now
-                print(f"{description}: {_amount(state['done'], total, unit)} ({now - state['start']:.0f} s)", file=sys.stderr, flush=True)
+                print(
+                    f"{description}: {_amount(state['done'], total, unit)} ({now - state['start']:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         yield log
         if time.monotonic() - state["start"] >= log_every_s:
-            print(f"{description}: done, {_amount(state['done'], None, unit)} in {time.monotonic() - state['start']:.0f} s", file=sys.stderr, flush=True)
+            elapsed = time.monotonic() - state["start"]
+            print(
+                f"{description}: done, {_amount(state['done'], None, unit)} in {elapsed:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
         return
     counter: tuple[ProgressColumn, ...] = (
         (DownloadColumn(), TransferSpeedColumn()) if unit == "bytes" else (MofNCompleteColumn(),)
     )
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), *counter, TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        *counter,
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, transient=False) as prog:
         task_id = prog.add_task(description, total=total)
         yield lambda n: prog.advance(task_id, n)

@@ -40,7 +40,11 @@ _DAMAGED = (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, gzip.Bad
 
 
 def unpack(
-    archive: Path, kind: UnpackKind, dest: Path, strip_top: str = "", volumes: Sequence[Path] = (),
+    archive: Path,
+    kind: UnpackKind,
+    dest: Path,
+    strip_top: str = "",
+    volumes: Sequence[Path] = (),
     show_progress: bool = True,
 ) -> int:
     """Unpack ``archive`` into ``dest``; returns the number of files written."""
@@ -105,7 +109,9 @@ def _unpack_zip(path: Path, dest: Path, strip_top: str, show_progress: bool) -> 
         strip = common_top([i.filename for i in infos], strip_top)
         targets = [(i, member_target(dest, i.filename, strip, path.name)) for i in infos]
         count = 0
-        with progress_bar(f"unpack {path.name}", sum(i.file_size for i in infos), show_progress, unit="bytes") as advance:
+        with progress_bar(
+            f"unpack {path.name}", sum(i.file_size for i in infos), show_progress, unit="bytes"
+        ) as advance:
             for info, target in targets:
                 if target is None:
                     continue
@@ -116,7 +122,9 @@ def _unpack_zip(path: Path, dest: Path, strip_top: str, show_progress: bool) -> 
                     with zf.open(info) as src:
                         _write(target, lambda out, src=src: shutil.copyfileobj(src, out, 1 << 20))  # type: ignore[misc]
                 except _DAMAGED as exc:
-                    raise UnpackError(f"{path}: member {info.filename!r} is damaged ({exc}); delete {path.name} and download again") from None
+                    raise UnpackError(
+                        f"{path}: member {info.filename!r} is damaged ({exc}); delete {path.name} and download again"
+                    ) from None
                 count += 1
                 advance(info.file_size)
     return count
@@ -144,7 +152,9 @@ def _unpack_tar(path: Path, dest: Path, strip_top: str, show_progress: bool) -> 
                     advance(1)
                 # links, devices and fifos are skipped: a dataset needs none, and links could point outside
     except _DAMAGED as exc:
-        raise UnpackError(f"{path}: the archive is damaged or truncated ({exc}); delete it and download again") from None
+        raise UnpackError(
+            f"{path}: the archive is damaged or truncated ({exc}); delete it and download again"
+        ) from None
     return count
 
 
@@ -243,17 +253,21 @@ def _central_directory(vol: _Volumes, last: Path) -> tuple[int, int, int]:
     tail = vol.read(vol.total - tail_len, tail_len)
     at = tail.rfind(_EOCD)
     if at < 0:
-        raise UnpackError(f"{last}: no end-of-archive record; is this the last part (.zip) of a split archive, downloaded whole?")
-    _, _disk, cd_disk, _n_disk, n_total, cd_size, cd_offset, _clen = struct.unpack("<4sHHHHIIH", tail[at:at + 22])
+        raise UnpackError(
+            f"{last}: no end-of-archive record; is this the last part (.zip) of a split archive, downloaded whole?"
+        )
+    _, _disk, cd_disk, _n_disk, n_total, cd_size, cd_offset, _clen = struct.unpack("<4sHHHHIIH", tail[at : at + 22])
     if 0xFFFF in (cd_disk, n_total) or 0xFFFFFFFF in (cd_size, cd_offset):
         loc = tail.rfind(_EOCD64_LOCATOR, 0, at)
         if loc < 0:
             raise UnpackError(f"{last}: zip64 archive without its zip64 locator; the file is damaged")
-        _, eocd64_disk, eocd64_offset, _disks = struct.unpack("<4sIQI", tail[loc:loc + 20])
+        _, eocd64_disk, eocd64_offset, _disks = struct.unpack("<4sIQI", tail[loc : loc + 20])
         rec = vol.read(vol.absolute(eocd64_disk, eocd64_offset), 56)
         if rec[:4] != _EOCD64:
             raise UnpackError(f"{last}: zip64 end record not where the locator points; the file is damaged")
-        _, _rsize, _made, _need, _disk64, cd_disk, _n_disk64, n_total, cd_size, cd_offset = struct.unpack("<4sQHHIIQQQQ", rec)
+        _, _rsize, _made, _need, _disk64, cd_disk, _n_disk64, n_total, cd_size, cd_offset = struct.unpack(
+            "<4sQHHIIQQQQ", rec
+        )
     return vol.absolute(cd_disk, cd_offset), cd_size, n_total
 
 
@@ -263,12 +277,13 @@ def _entries(vol: _Volumes, last: Path) -> list[_Entry]:
     out: list[_Entry] = []
     pos = 0
     for _ in range(count):
-        if data[pos:pos + 4] != _CENTRAL:
+        if data[pos : pos + 4] != _CENTRAL:
             raise UnpackError(f"{last}: central directory entry {len(out) + 1} is damaged")
-        (_, _made, _need, flags, method, _t, _d, crc, csize, usize, nlen, xlen, clen, disk, _ia, _ea,
-         offset) = struct.unpack("<4sHHHHHHIIIHHHHHII", data[pos:pos + 46])
-        name = data[pos + 46:pos + 46 + nlen].decode("utf-8" if flags & 0x800 else "cp437")
-        extra = data[pos + 46 + nlen:pos + 46 + nlen + xlen]
+        (_, _made, _need, flags, method, _t, _d, crc, csize, usize, nlen, xlen, clen, disk, _ia, _ea, offset) = (
+            struct.unpack("<4sHHHHHHIIIHHHHHII", data[pos : pos + 46])
+        )
+        name = data[pos + 46 : pos + 46 + nlen].decode("utf-8" if flags & 0x800 else "cp437")
+        extra = data[pos + 46 + nlen : pos + 46 + nlen + xlen]
         usize, csize, offset, disk = _zip64_fields(extra, usize, csize, offset, disk)
         out.append(_Entry(name, method, flags, crc, csize, usize, disk, offset))
         pos += 46 + nlen + xlen + clen
@@ -279,17 +294,17 @@ def _zip64_fields(extra: bytes, usize: int, csize: int, offset: int, disk: int) 
     """Replace the 0xFFFFFFFF placeholders by the zip64 extra field's values (spec order)."""
     i = 0
     while i + 4 <= len(extra):
-        tag, length = struct.unpack("<HH", extra[i:i + 4])
+        tag, length = struct.unpack("<HH", extra[i : i + 4])
         if tag == 0x0001:
-            body, j = extra[i + 4:i + 4 + length], 0
+            body, j = extra[i + 4 : i + 4 + length], 0
             if usize == 0xFFFFFFFF:
-                (usize,), j = struct.unpack("<Q", body[j:j + 8]), j + 8
+                (usize,), j = struct.unpack("<Q", body[j : j + 8]), j + 8
             if csize == 0xFFFFFFFF:
-                (csize,), j = struct.unpack("<Q", body[j:j + 8]), j + 8
+                (csize,), j = struct.unpack("<Q", body[j : j + 8]), j + 8
             if offset == 0xFFFFFFFF:
-                (offset,), j = struct.unpack("<Q", body[j:j + 8]), j + 8
+                (offset,), j = struct.unpack("<Q", body[j : j + 8]), j + 8
             if disk == 0xFFFF:
-                (disk,) = struct.unpack("<I", body[j:j + 4])
+                (disk,) = struct.unpack("<I", body[j : j + 4])
         i += 4 + length
     return usize, csize, offset, disk
 
@@ -300,7 +315,9 @@ def _unpack_split_zip(paths: Sequence[Path], dest: Path, strip_top: str, show_pr
     entries = _entries(vol, last)
     strip = common_top([e.name for e in entries], strip_top)
     count = 0
-    with progress_bar(f"unpack {last.name} (+{len(paths) - 1} volumes)", sum(e.size for e in entries), show_progress, unit="bytes") as advance:
+    with progress_bar(
+        f"unpack {last.name} (+{len(paths) - 1} volumes)", sum(e.size for e in entries), show_progress, unit="bytes"
+    ) as advance:
         for entry in entries:
             target = member_target(dest, entry.name, strip, last.name)
             if target is None:
@@ -336,7 +353,9 @@ def _extract_entry(vol: _Volumes, entry: _Entry, out: BinaryIO, last: Path) -> N
     except _DAMAGED as exc:
         raise UnpackError(f"{where} is damaged ({exc}); check the volumes' checksums and download again") from None
     if crc != entry.crc or size != entry.size:
-        raise UnpackError(f"{where} fails its CRC/size check; a volume is damaged: delete the volumes and download again")
+        raise UnpackError(
+            f"{where} fails its CRC/size check; a volume is damaged: delete the volumes and download again"
+        )
 
 
 class _Stored:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.audio import ClipPolicy
 from bench.remote import ContentFile, DownloadSpec, RemoteFile
-from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
 from tasks._csv import MetadataError, parse_int, read_rows
 
 COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
@@ -74,8 +74,11 @@ DOWNLOADS = DownloadSpec(
         ),
     ),
     contents=(
-        ContentFile("ESC-50-master/meta/esc50.csv", "54a0d0055a10bb7df84ad340a148722e",
-                    "soundata datasets/indexes/esc50_index.json, ESC-50 v2.0.0"),
+        ContentFile(
+            "ESC-50-master/meta/esc50.csv",
+            "54a0d0055a10bb7df84ad340a148722e",
+            "soundata datasets/indexes/esc50_index.json, ESC-50 v2.0.0",
+        ),
     ),
     licence="CC BY-NC 3.0 (the ESC-10 subset: CC BY)",
 )
@@ -97,7 +100,7 @@ TASK = TaskSpec(
     name="esc50",
     title="ESC-50",
     loader=load,
-    table_column="ESC-50",
+    table_columns=(TableColumn("table2", "ESC-50<br>ACC", "accuracy", paper_key="esc50"),),
     expected_clips=2000,
     order=10,
     description="50-class environmental sounds, 5-fold cross-validation on the official folds, accuracy.",

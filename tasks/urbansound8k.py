@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.audio import ClipPolicy
 from bench.remote import DownloadSpec, RemoteFile, zenodo
-from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
 from tasks._csv import MetadataError, parse_int, read_rows
 
 COLUMNS = ("slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class")
@@ -42,7 +42,9 @@ def load(root: Path) -> Dataset:
         if not path.is_file():
             missing.append(MissingFile(rel, path, "listed in metadata/UrbanSound8K.csv but absent"))
             continue
-        clips.append(Clip(id=rel, path=path, target=remap[cid], fold=fold, group=f"fs{fsid}", extra={"salience": salience}))
+        clips.append(
+            Clip(id=rel, path=path, target=remap[cid], fold=fold, group=f"fs{fsid}", extra={"salience": salience})
+        )
     return Dataset(task="urbansound8k", root=root, clips=clips, classes=[vocab[c] for c in ids], missing=missing)
 
 
@@ -75,7 +77,7 @@ TASK = TaskSpec(
     clip_policy=ClipPolicy(duration_s=4.0, pad="zeros"),
     folds=tuple(range(1, 11)),
     zero_shot=ZeroShotSpec(templates=("this is a sound of {label}.",), label_rule="underscores_to_spaces_lower"),
-    table_column="UrbanSound8K",
+    table_columns=(TableColumn("table2", "UrbanSound8K<br>ACC", "accuracy", paper_key="urbansound8k"),),
     demo="urbansound8k",
     expected_clips=8732,
     order=20,

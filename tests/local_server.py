@@ -52,7 +52,7 @@ class FileServer:
                         self.end_headers()
                         return
                     status = 206
-                body = data[start:end + 1]
+                body = data[start : end + 1]
                 self.send_response(status)
                 if status == 206:
                     self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
