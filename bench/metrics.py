@@ -3,7 +3,9 @@
 Every metric a task or protocol reports is registered here with its direction, so early
 stopping and anything that ranks results know whether higher is better; metrics computed
 inside a protocol (segment F1, MRR, the COCO caption metrics) are registered without a
-function. Packages add their own through the ``bench.metrics`` entry-point group.
+function. Each also says how a bootstrap resample of the test items recomputes it
+(``resample``, from :mod:`bench.stats.weighted`; None: the cell gets no interval). Packages add
+their own through the ``bench.metrics`` entry-point group.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from sklearn.metrics import (
 )
 
 from bench.registry import Registry
+from bench.stats import weighted
+from bench.stats.weighted import Resampler
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 
@@ -30,6 +34,8 @@ class Metric:
     higher_is_better: bool
     description: str
     fn: MetricFn | None = None  # (labels, class scores) -> value; None: computed by a protocol
+    # How a bootstrap resample of the test items recomputes it (bench.stats.weighted); None: no interval
+    resample: Resampler | None = None
 
 
 def _labels_1d(y_true: np.ndarray) -> np.ndarray:
@@ -70,8 +76,14 @@ def multiclass_log_loss(y_true: np.ndarray, scores: np.ndarray) -> float:
     return float(log_loss(_labels_1d(y_true), np.clip(scores, 1e-15, 1.0), labels=np.arange(scores.shape[1])))
 
 
-def _builtin(name: str, higher_is_better: bool, description: str, fn: MetricFn | None = None) -> Metric:
-    return Metric(name, higher_is_better, description, fn)
+def _builtin(
+    name: str,
+    higher_is_better: bool,
+    description: str,
+    fn: MetricFn | None = None,
+    resample: Resampler | None = None,
+) -> Metric:
+    return Metric(name, higher_is_better, description, fn, resample)
 
 
 # fn None: the protocol computes the value itself (sed_eval, pycocoevalcap, retrieval ranks);
@@ -82,25 +94,81 @@ METRICS: Registry[Metric] = Registry(
     builtins={
         m.name: m
         for m in [
-            _builtin("accuracy", True, "top-1 accuracy (scikit-learn accuracy_score)", accuracy),
-            _builtin("balanced_accuracy", True, "class-wise average accuracy", balanced_accuracy),
-            _builtin("mAP", True, "macro average precision (scikit-learn)", mean_average_precision),
-            _builtin("log_loss", False, "multi-class cross-entropy (scikit-learn log_loss)", multiclass_log_loss),
-            _builtin("f1", True, "segment-based F1, overall (micro), sed_eval"),
-            _builtin("precision", True, "segment-based precision, overall (micro), sed_eval"),
-            _builtin("recall", True, "segment-based recall, overall (micro), sed_eval"),
+            _builtin("accuracy", True, "top-1 accuracy (scikit-learn accuracy_score)", accuracy, weighted.accuracy),
             _builtin(
-                "error_rate", False, "segment-based error rate (substitutions + deletions + insertions), sed_eval"
+                "balanced_accuracy",
+                True,
+                "class-wise average accuracy",
+                balanced_accuracy,
+                weighted.balanced_accuracy,
             ),
-            _builtin("f1_macro", True, "segment-based F1, class-wise average, sed_eval"),
-            _builtin("mrr_a2i", True, "mean reciprocal rank of the first relevant image for each audio query"),
-            _builtin("mrr_i2a", True, "mean reciprocal rank of the first relevant audio for each image query"),
-            *(_builtin(f"bleu_{n}", True, f"BLEU-{n} (pycocoevalcap, corpus level)") for n in (1, 2, 3, 4)),
-            _builtin("meteor", True, "METEOR 1.5 (pycocoevalcap, Java)"),
-            _builtin("rouge_l", True, "ROUGE-L (pycocoevalcap)"),
-            _builtin("cider", True, "CIDEr-D (pycocoevalcap; IDF from the evaluated references)"),
-            _builtin("spice", True, "SPICE (pycocoevalcap; needs the Stanford CoreNLP jars)"),
-            _builtin("spider", True, "SPIDEr = (CIDEr + SPICE) / 2"),
+            _builtin(
+                "mAP",
+                True,
+                "macro average precision (scikit-learn)",
+                mean_average_precision,
+                weighted.mean_average_precision,
+            ),
+            _builtin(
+                "log_loss",
+                False,
+                "multi-class cross-entropy (scikit-learn log_loss)",
+                multiclass_log_loss,
+                weighted.log_loss,
+            ),
+            _builtin("f1", True, "segment-based F1, overall (micro), sed_eval", resample=weighted.segment_f1),
+            _builtin(
+                "precision",
+                True,
+                "segment-based precision, overall (micro), sed_eval",
+                resample=weighted.segment_precision,
+            ),
+            _builtin(
+                "recall", True, "segment-based recall, overall (micro), sed_eval", resample=weighted.segment_recall
+            ),
+            _builtin(
+                "error_rate",
+                False,
+                "segment-based error rate (substitutions + deletions + insertions), sed_eval",
+                resample=weighted.segment_error_rate,
+            ),
+            _builtin(
+                "f1_macro",
+                True,
+                "segment-based F1, class-wise average, sed_eval",
+                resample=weighted.segment_f1_macro,
+            ),
+            _builtin(
+                "mrr_a2i",
+                True,
+                "mean reciprocal rank of the first relevant image for each audio query",
+                resample=weighted.reciprocal_rank("rank_a2i"),
+            ),
+            _builtin(
+                "mrr_i2a",
+                True,
+                "mean reciprocal rank of the first relevant audio for each image query",
+                resample=weighted.reciprocal_rank("rank_i2a"),
+            ),
+            *(
+                _builtin(f"bleu_{n}", True, f"BLEU-{n} (pycocoevalcap, corpus level)", resample=weighted.bleu(n))
+                for n in (1, 2, 3, 4)
+            ),
+            _builtin("meteor", True, "METEOR 1.5 (pycocoevalcap, Java)", resample=weighted.meteor),
+            _builtin("rouge_l", True, "ROUGE-L (pycocoevalcap)", resample=weighted.mean_of("rouge_l")),
+            _builtin(
+                "cider",
+                True,
+                "CIDEr-D (pycocoevalcap; IDF from the evaluated references)",
+                resample=weighted.mean_of("cider"),
+            ),
+            _builtin(
+                "spice",
+                True,
+                "SPICE (pycocoevalcap; needs the Stanford CoreNLP jars)",
+                resample=weighted.mean_of("spice"),
+            ),
+            _builtin("spider", True, "SPIDEr = (CIDEr + SPICE) / 2", resample=weighted.mean_of("spider")),
         ]
     },
 )

@@ -234,6 +234,7 @@ def evaluate_retrieval(
 
     fold_results, files_all = [], []
     ids, fold_names, thresholds, predicted = [], [], [], []
+    class_counts, sdi = [], []  # per clip, in ``ids`` order: what the bootstrap resamples
     for k in range(1, cfg.folds + 1):
         rows = np.flatnonzero(folds == k)
         theta, train_f1 = chosen[k]
@@ -248,7 +249,11 @@ def evaluate_retrieval(
             thresholds.append(theta)
             predicted.append([list(e) for e in est])
         result = sed_eval_segment_scores(files, classes, cfg.resolution)
-        fast = grid.subset(rows).counts(decisions)
+        fold_grid = grid.subset(rows)
+        fast = fold_grid.counts(decisions)
+        per_class, per_clip_sdi = fold_grid.clip_counts(decisions)
+        class_counts.append(per_class)
+        sdi.append(per_clip_sdi)
         if fast != (int(result["n_tp"]), int(result["n_ref"]), int(result["n_sys"])):
             raise RuntimeError(
                 f"fold {k}: threshold search counts {fast} differ from sed_eval's "
@@ -273,6 +278,7 @@ def evaluate_retrieval(
     return ProtocolOutput(
         folds=fold_results,
         predictions={"ids": ids, "fold": fold_names, "threshold": thresholds, "events": predicted},
+        scores={"segment_counts": np.concatenate(class_counts), "segment_sdi": np.concatenate(sdi)},
         params=params,
         metrics=("f1", "precision", "recall", "error_rate", "f1_macro"),
         extra={"pooled": pooled, "thresholds": {f"fold{k}": chosen[k][0] for k in chosen}},

@@ -128,6 +128,22 @@ class SegmentGrid:
         est = np.matmul(self.cover, decisions.astype(np.float32)) > 0
         return int((est & self.ref).sum()), int(self.ref.sum()), int(est.sum())
 
+    def clip_counts(self, decisions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each clip's share of sed_eval's sums: what the bootstrap resamples clip by clip.
+
+        Returns ``[N, C, 3]`` class-wise (true positive, reference, system) segment counts and
+        ``[N, 3]`` overall (substitutions, deletions, insertions), counted per segment as
+        sed_eval does (S = min(ref, sys) − tp, D = max(0, ref − sys), I = max(0, sys − ref)).
+        """
+        est = np.matmul(self.cover, decisions.astype(np.float32)) > 0
+        tp = est & self.ref
+        per_class = np.stack([tp.sum(axis=1), self.ref.sum(axis=1), est.sum(axis=1)], axis=-1)
+        n_tp, n_ref, n_sys = tp.sum(axis=2), self.ref.sum(axis=2), est.sum(axis=2)
+        s = np.minimum(n_ref, n_sys) - n_tp
+        d = np.maximum(0, n_ref - n_sys)
+        i = np.maximum(0, n_sys - n_ref)
+        return per_class.astype(np.int32), np.stack([s.sum(axis=1), d.sum(axis=1), i.sum(axis=1)], axis=-1)
+
 
 def f1_from_counts(n_tp: int, n_ref: int, n_sys: int) -> float:
     """sed_eval's overall F: 2PR/(P+R) = 2·Ntp/(Nref+Nsys); NaN without system output."""

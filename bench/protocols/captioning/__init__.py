@@ -96,6 +96,7 @@ class CaptioningProtocol(Protocol):
         refs = {c.id: list(c.extra["captions"]) for c in test}
         decodings: dict[str, dict[str, float]] = {}
         per_item: dict[str, Any] = {}
+        item_stats: dict[str, np.ndarray] = {}
         unavailable: dict[str, str] = {}
         with CocoScorer() as scorer:
             for name, caps in outputs.items():
@@ -103,6 +104,10 @@ class CaptioningProtocol(Protocol):
                 decodings[name] = scores.metrics
                 per_item[name] = [scores.per_item[c.id].get("cider", float("nan")) for c in test]
                 unavailable = scores.unavailable
+                row = {cid: k for k, cid in enumerate(scores.item_ids)}
+                order = np.array([row[c.id] for c in test])
+                for stat, values in scores.item_stats.items():  # what the bootstrap resamples, in test order
+                    item_stats[f"item.{name}.{stat}"] = values[order]
         info = {
             "best_epoch": model.best_epoch,
             "epochs_run": model.epochs_run,
@@ -128,6 +133,7 @@ class CaptioningProtocol(Protocol):
                 **{name: caps for name, caps in outputs.items()},
                 **{f"cider_{name}": vals for name, vals in per_item.items()},
             },
+            scores=item_stats,
             params=self.params(ctx),
             metrics=ordered,
             extra={"decoding": beam_name, "decodings": decodings, "unavailable": unavailable},

@@ -11,6 +11,7 @@ unavailable with the reason. ``Spice()`` is never constructed without the jars.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
@@ -20,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 CORENLP_JARS = ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar")
 METRICS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider", "spice", "spider")
@@ -33,9 +36,20 @@ class CaptionScorerError(FileNotFoundError):
 
 @dataclass
 class CaptionScores:
+    """Corpus metrics, per-item scores, and per-item statistics the bootstrap resamples.
+
+    ``item_stats[name]`` has one row per id of ``item_ids`` (sorted): ``bleu_stats`` (length,
+    closest reference length, n-gram guesses and clipped matches; see
+    :data:`bench.stats.weighted.BLEU_STATS`), ``meteor_stats`` (METEOR 1.5's sufficient statistics:
+    summed over items they give the corpus score), and the per-item ``cider``, ``rouge_l``
+    (and ``spice``, ``spider``) whose mean is the corpus score.
+    """
+
     metrics: dict[str, float]
     unavailable: dict[str, str] = field(default_factory=dict)
     per_item: dict[str, dict[str, float]] = field(default_factory=dict)
+    item_ids: list[str] = field(default_factory=list)
+    item_stats: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def package_dir() -> Path:
@@ -124,7 +138,6 @@ class CocoScorer:
         """Corpus-level metrics over all items, plus per-item CIDEr/BLEU-4/METEOR/ROUGE-L (and SPICE)."""
         from pycocoevalcap.bleu.bleu import Bleu
         from pycocoevalcap.cider.cider import Cider
-        from pycocoevalcap.meteor.meteor import Meteor
         from pycocoevalcap.rouge.rouge import Rouge
 
         gts, res, ids = self.tokenize(refs, cands)
@@ -135,9 +148,14 @@ class CocoScorer:
         for n in range(4):
             metrics[f"bleu_{n + 1}"] = float(bleu[n])
         per["bleu_4"] = [float(v) for v in bleu_items[3]]
-        if self._meteor is None:
-            self._meteor = Meteor()
-        metrics["meteor"], meteor_items = self._meteor.compute_score(gts, res)
+        meteor = self.meteor()
+        metrics["meteor"], meteor_items = meteor.compute_score(gts, res)
+        stats = {
+            "bleu_stats": bleu_statistics(gts, res),
+            "meteor_stats": np.array(
+                [[float(v) for v in meteor._stat(res[k][0], gts[k]).split()] for k in range(len(ids))]
+            ),
+        }
         per["meteor"] = [float(v) for v in meteor_items]
         metrics["rouge_l"], rouge_items = Rouge().compute_score(gts, res)
         per["rouge_l"] = [float(v) for v in rouge_items]
@@ -160,7 +178,62 @@ class CocoScorer:
             }
         metrics = {k: float(v) for k, v in metrics.items()}
         per_item = {ids[k]: {m: vals[k] for m, vals in per.items()} for k in range(len(ids))}
-        return CaptionScores(metrics=metrics, unavailable=unavailable, per_item=per_item)
+        for name in ("cider", "rouge_l", "spice", "spider"):
+            if name in per:
+                stats[name] = np.asarray(per[name], dtype=np.float64)
+        return CaptionScores(
+            metrics=metrics, unavailable=unavailable, per_item=per_item, item_ids=list(ids), item_stats=stats
+        )
+
+    def meteor(self) -> Any:
+        """The METEOR Java process (started once per scorer)."""
+        from pycocoevalcap.meteor.meteor import Meteor
+
+        if self._meteor is None:
+            self._meteor = Meteor()
+        return self._meteor
+
+    def meteor_from_stats(self, stats: np.ndarray) -> np.ndarray:
+        """Corpus METEOR of each row of summed sufficient statistics ``[B, k]``.
+
+        METEOR 1.5 aggregates a corpus by summing its items' statistics, so one ``EVAL`` line
+        holding the (weighted) sum gives the corpus score of a weighted set of captions
+        (the bootstrap's resamples).
+        """
+        proc = self.meteor().meteor_p
+        out = np.empty(len(stats))
+        for i, row in enumerate(np.asarray(stats, dtype=np.float64)):
+            proc.stdin.write(("EVAL ||| " + " ".join(repr(float(v)) for v in row) + "\n").encode())
+            proc.stdin.flush()
+            proc.stdout.readline()  # the score of the single "segment" = the aggregate ...
+            out[i] = float(proc.stdout.readline().strip())  # ... and the corpus score, equal to it
+        return out
+
+
+def bleu_statistics(gts: Mapping[int, list[str]], res: Mapping[int, list[str]]) -> np.ndarray:
+    """Per-caption BLEU statistics ``[n, 10]`` as pycocoevalcap's ``Bleu(4)`` collects them (closest reflen)."""
+    from pycocoevalcap.bleu.bleu_scorer import BleuScorer
+
+    scorer = BleuScorer(n=4)
+    for k in sorted(gts):
+        scorer += (res[k][0], gts[k])
+    rows = []
+    for comps in scorer.ctest:
+        reflen = scorer._single_reflen(comps["reflen"], "closest", comps["testlen"])
+        rows.append([comps["testlen"], reflen, *comps["guess"], *comps["correct"]])
+    return np.asarray(rows, dtype=np.float64)
+
+
+_SHARED_SCORER: CocoScorer | None = None
+
+
+def meteor_resample(stats: np.ndarray) -> np.ndarray:
+    """:meth:`CocoScorer.meteor_from_stats` on a scorer kept for the process (Java needed)."""
+    global _SHARED_SCORER
+    if _SHARED_SCORER is None:
+        _SHARED_SCORER = CocoScorer(spice=False)
+        atexit.register(_SHARED_SCORER.close)
+    return _SHARED_SCORER.meteor_from_stats(stats)
 
 
 def run_spice(gts: dict[int, list[str]], res: dict[int, list[str]]) -> tuple[float, list[float]]:
