@@ -57,6 +57,12 @@ class Encoder(ABC):
     embedding_dim: int = 0
     preferred_batch_size: int = 8
     demo_only: bool = False  # weights trained on the demo suite: real data stops the run (see refusal)
+    # What the weights were trained on, in a few words ("none" for weight-free encoders), recorded
+    # with every result; and the same as dataset ids (``TaskSpec.dataset_id``; "demo:<id>" for a
+    # demo-suite dataset), so a cell that evaluates on data the encoder saw is flagged where its
+    # number is shown (train/test overlap, as MTEB marks models that are not zero-shot on a task).
+    training_data: str = "not declared"
+    trained_on: tuple[str, ...] = ()
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
@@ -109,6 +115,8 @@ class Encoder(ABC):
             "weights": self.weights_id(),
             "options": self.options(),
             "capabilities": sorted(capabilities(self)),
+            "training_data": self.training_data,
+            "trained_on": list(self.trained_on),
         }
 
     @abstractmethod

@@ -57,18 +57,27 @@ class FoldResult:
 
 @dataclass(frozen=True)
 class MetricSummary:
-    """Mean and population std of one metric over folds or trials; ``n`` folds were run."""
+    """Mean and population std of one metric over folds or trials; ``n`` folds were run.
+
+    ``ci``: the bootstrap interval of the mean over test-item resamples (``record.bootstrap``
+    says how it was computed); None where it could not be computed or for older records.
+    """
 
     mean: float
     std: float
     n: int
+    ci: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"mean": self.mean, "std": self.std, "n": self.n}
+        out: dict[str, Any] = {"mean": self.mean, "std": self.std, "n": self.n}
+        if self.ci is not None:
+            out["ci"] = list(self.ci)
+        return out
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> MetricSummary:
-        return cls(mean=obj["mean"], std=obj["std"], n=obj["n"])
+        ci = obj.get("ci")
+        return cls(mean=obj["mean"], std=obj["std"], n=obj["n"], ci=(float(ci[0]), float(ci[1])) if ci else None)
 
 
 @dataclass(frozen=True)
@@ -170,17 +179,19 @@ class DataInfo:
     n_clips: int = 0
     n_missing: int = 0
     demo: Mapping[str, Any] | None = None  # the demo suite's BENCH_DEMO.json
+    annotations: str = ""  # digest of the clips' extra annotations (captions, events, segments)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     FIELDS = ("kind", "root", "checksum", "n_clips", "n_missing")
 
     def to_json(self) -> dict[str, Any]:
         demo = {} if self.demo is None else {"demo": self.demo}
-        return {**{k: getattr(self, k) for k in self.FIELDS}, **demo, **self.extra}
+        annotations = {"annotations": self.annotations} if self.annotations else {}
+        return {**{k: getattr(self, k) for k in self.FIELDS}, **demo, **annotations, **self.extra}
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> DataInfo:
-        known, extra = _split(obj, (*cls.FIELDS, "demo"))
+        known, extra = _split(obj, (*cls.FIELDS, "demo", "annotations"))
         return cls(**known, extra=extra)
 
 
@@ -221,6 +232,14 @@ class ResultRecord:
     timings: Mapping[str, float] = field(default_factory=dict)
     provenance: Provenance = field(default_factory=Provenance)
     schema_version: int = SCHEMA_VERSION
+    # Everything the numbers depend on, hashed (bench.cell_key); a stored record is reused only if it matches.
+    cell_key: str = ""
+    # How the summary's intervals were computed (resamples, seed, level, method) and why some are missing.
+    bootstrap: Mapping[str, Any] | None = None
+    # Non-empty when the encoder was trained on the data this cell evaluates on (what it saw, in words).
+    training_overlap: str = ""
+
+    OPTIONAL = ("cell_key", "bootstrap", "training_overlap")  # written only when set: older records stay as they are
 
     @property
     def data_kind(self) -> str:
@@ -243,6 +262,7 @@ class ResultRecord:
             "timings": dict(self.timings),
             "provenance": self.provenance.to_json(),
             "schema_version": self.schema_version,
+            **{k: getattr(self, k) for k in self.OPTIONAL if getattr(self, k)},
         }
 
     @classmethod
@@ -266,6 +286,9 @@ class ResultRecord:
             timings=obj.get("timings", {}),
             provenance=Provenance.from_json(obj.get("provenance", {})),
             schema_version=version,
+            cell_key=obj.get("cell_key", ""),
+            bootstrap=obj.get("bootstrap"),
+            training_overlap=obj.get("training_overlap", ""),
         )
 
 
@@ -308,25 +331,68 @@ def safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_.@+" else "_" for ch in name)
 
 
+def config_id(fingerprint: str) -> str:
+    """The folder of one encoder configuration: the start of its fingerprint (teacher, weights, options)."""
+    return safe_name(fingerprint[:12]) or "unknown"
+
+
 class ResultsStore:
+    """Records on disk: ``<root>/<data kind>/<encoder label>/<configuration>/<task>.<protocol id>.json``.
+
+    One label can have several configurations (Wav2CLIP with two teachers, a retrained demo
+    model): each keeps its own records, so none overwrites another's. Reports show one per
+    label, :func:`shown_configurations` says which. Records of the older layout without the
+    configuration folder (``<label>/<task>.<protocol>.json``) are still read; writing the same
+    configuration's record replaces them.
+    """
+
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
 
-    def path_for(self, data_kind: str, encoder_label: str, task: str, protocol_id: str) -> Path:
-        return (
-            self.root
-            / safe_name(data_kind)
-            / safe_name(encoder_label)
-            / f"{safe_name(task)}.{safe_name(protocol_id)}.json"
+    def path_for(self, data_kind: str, encoder_label: str, task: str, protocol_id: str, config: str) -> Path:
+        return self._label_dir(data_kind, encoder_label) / config / f"{safe_name(task)}.{safe_name(protocol_id)}.json"
+
+    def _label_dir(self, data_kind: str, encoder_label: str) -> Path:
+        return self.root / safe_name(data_kind) / safe_name(encoder_label)
+
+    def _legacy_path(self, data_kind: str, encoder_label: str, task: str, protocol_id: str) -> Path:
+        return self._label_dir(data_kind, encoder_label) / f"{safe_name(task)}.{safe_name(protocol_id)}.json"
+
+    def record_path(self, record: ResultRecord) -> Path:
+        return self.path_for(
+            record.data_kind,
+            record.encoder.label,
+            record.task.name,
+            record.protocol.id,
+            config_id(record.encoder.fingerprint),
         )
 
     def write(self, record: ResultRecord, scores: dict[str, np.ndarray] | None = None) -> Path:
-        path = self.path_for(record.data_kind, record.encoder.label, record.task.name, record.protocol.id)
+        path = self.record_path(record)
         path.parent.mkdir(parents=True, exist_ok=True)
+        npz = path.with_suffix(".scores.npz")
         if scores:
-            atomic_save_npz(path.with_suffix(".scores.npz"), scores)
+            atomic_save_npz(npz, scores)
+        else:
+            npz.unlink(missing_ok=True)  # a sidecar of an earlier run of this cell would not match
         atomic_write_json(path, record.to_json())
+        self._drop_legacy(record)
         return path
+
+    def _drop_legacy(self, record: ResultRecord) -> None:
+        """Remove the same configuration's record (and its sidecars) from the layout before configurations."""
+        legacy = self._legacy_path(record.data_kind, record.encoder.label, record.task.name, record.protocol.id)
+        if not legacy.is_file():
+            return
+        try:
+            same = self.read(legacy).encoder.fingerprint == record.encoder.fingerprint
+        except ValueError:
+            same = False
+        if same:
+            stem = legacy.name[: -len(".json")]
+            for sibling in legacy.parent.glob(f"{stem}.*"):
+                if sibling.is_file() and sibling.name[len(stem) + 1 :].split(".")[0] in ("json", "scores", "confusion"):
+                    sibling.unlink()
 
     def read(self, path: Path) -> ResultRecord:
         try:
@@ -334,15 +400,49 @@ class ResultsStore:
         except (json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
             raise ValueError(f"{path}: not a valid bench result record ({exc}); delete it or re-run that cell") from exc
 
-    def find(self, data_kind: str, encoder_label: str, task: str, protocol_id: str) -> ResultRecord | None:
-        path = self.path_for(data_kind, encoder_label, task, protocol_id)
+    def cell(self, data_kind: str, encoder_label: str, task: str, protocol_id: str, config: str) -> ResultRecord | None:
+        """The record of one configuration's cell, if stored."""
+        path = self.path_for(data_kind, encoder_label, task, protocol_id, config)
         return self.read(path) if path.exists() else None
 
+    def label_records(self, data_kind: str, encoder_label: str) -> list[tuple[Path, ResultRecord]]:
+        base = self._label_dir(data_kind, encoder_label)
+        paths = sorted([*base.glob("*.json"), *base.glob("*/*.json")])
+        return [(p, self.read(p)) for p in paths]
+
+    def locate(
+        self, data_kind: str, encoder_label: str, task: str, protocol_id: str
+    ) -> tuple[Path, ResultRecord] | None:
+        """The cell's record in the configuration reports show for this label (see :func:`shown_configurations`)."""
+        found = self.label_records(data_kind, encoder_label)
+        shown = shown_configurations([r for _, r in found])
+        for path, rec in found:
+            if (
+                rec.task.name == task
+                and rec.protocol.id == protocol_id
+                and shown.get((data_kind, encoder_label)) == rec.encoder.fingerprint
+            ):
+                return path, rec
+        return None
+
+    def find(self, data_kind: str, encoder_label: str, task: str, protocol_id: str) -> ResultRecord | None:
+        hit = self.locate(data_kind, encoder_label, task, protocol_id)
+        return hit[1] if hit else None
+
+    def find_path(self, data_kind: str, encoder_label: str, task: str, protocol_id: str) -> Path | None:
+        hit = self.locate(data_kind, encoder_label, task, protocol_id)
+        return hit[0] if hit else None
+
     def all(self) -> list[tuple[Path, ResultRecord]]:
-        out = []
-        for path in sorted(self.root.glob("*/*/*.json")):
-            out.append((path, self.read(path)))
-        return out
+        """Every record, both layouts, in path order."""
+        paths = sorted([*self.root.glob("*/*/*.json"), *self.root.glob("*/*/*/*.json")])
+        return [(path, self.read(path)) for path in paths]
+
+    def shown(self) -> list[tuple[Path, ResultRecord]]:
+        """The records of the configuration shown for each label (what reports display)."""
+        found = self.all()
+        pick = shown_configurations([r for _, r in found])
+        return [(p, r) for p, r in found if pick[(r.data_kind, r.encoder.label)] == r.encoder.fingerprint]
 
     def scores(self, record_path: Path) -> dict[str, np.ndarray]:
         npz = record_path.with_suffix(".scores.npz")
@@ -350,3 +450,17 @@ class ResultsStore:
             return {}
         with np.load(npz, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
+
+
+def shown_configurations(records: Sequence[ResultRecord]) -> dict[tuple[str, str], str]:
+    """(data kind, label) → the fingerprint reports show: the configuration with the newest record.
+
+    Ties (same creation second) go to the configuration with more records, then to the larger
+    fingerprint, so the choice is a pure function of the records.
+    """
+    newest: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
+    for r in records:
+        per = newest.setdefault((r.data_kind, r.encoder.label), {})
+        created, count = per.get(r.encoder.fingerprint, ("", 0))
+        per[r.encoder.fingerprint] = (max(created, r.provenance.created), count + 1)
+    return {key: max(per, key=lambda fp: (*per[fp], fp)) for key, per in newest.items()}

@@ -1,10 +1,12 @@
 """``bench run``: encoders × tasks × protocols → result records, confusion matrices, leaderboard.
 
 For each encoder and task the runner finds the dataset (explicit root, data root, or the demo
-suite), embeds it once into the store, runs every protocol that applies and writes one
-record per cell. A cell whose record already exists for the same encoder fingerprint,
-dataset checksum and protocol parameters is skipped (``force`` recomputes it from the
-store), so re-running a finished command costs no encoder calls at all.
+suite; loaded and checksummed once per run), embeds it once into the store, runs every
+protocol that applies and writes one record per cell, with bootstrap intervals of its metrics.
+A cell whose record already exists with the same cell key (:mod:`bench.cell_key`: task
+definition, dataset files and annotations, encoder fingerprint, protocol parameters) is
+skipped (``force`` recomputes it from the store), so re-running a finished command costs no
+encoder calls at all; any change to what the numbers depend on recomputes the cell.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from bench import distributed, paths
+from bench.cell_key import cell_key
 from bench.datasets import DataNotFound, resolve_dataset
 from bench.encoder import Encoder, NotSupportedError, capabilities, get_encoder
 from bench.extract import ExtractionStats, extract, level_key
@@ -33,8 +36,10 @@ from bench.results import (
     ResultRecord,
     ResultsStore,
     TaskInfo,
+    config_id,
     provenance,
 )
+from bench.stats.bootstrap import BootstrapConfig, record_intervals
 from bench.store import EmbeddingStore, EmbeddingView
 from bench.task import Dataset, TaskSpec, get_task
 
@@ -86,38 +91,50 @@ def params_hash(obj: Any) -> str:
     return sha256_json(obj, 16)
 
 
-def _is_current(
-    record: ResultRecord, encoder: Encoder, dataset: Dataset, protocol: Protocol, params: dict[str, Any]
-) -> bool:
+def training_overlap(encoder: Encoder, task: TaskSpec, data_kind: str) -> str:
+    """Why ``encoder`` is not held out from ``task``'s data (it was trained on it), or ""."""
+    dataset = f"demo:{task.dataset_id}" if data_kind == "demo" else task.dataset_id
+    if dataset not in encoder.trained_on:
+        return ""
     return (
-        record.encoder.fingerprint == encoder.fingerprint()
-        and record.data.checksum == dataset.checksum()
-        and record.protocol.id == protocol.id
-        and record.protocol.params_hash == params_hash(params)
+        f"{encoder.label()} was trained on {dataset} ({encoder.training_data}) and {task.title} evaluates on "
+        "that dataset: not a held-out number"
     )
 
 
 @dataclass(frozen=True)
 class CellIdentity:
-    """What every record of a cell shares: the encoder, task, data and protocol as run."""
+    """What every record of a cell shares: the encoder, task, data and protocol as run, and its key."""
 
     encoder: EncoderInfo
     task: TaskInfo
     data: DataInfo
     protocol: dict[str, Any]  # JSON: the protocol's own output fields are added to it
+    key: str
+    bootstrap: BootstrapConfig
+    overlap: str = ""
 
     @classmethod
     def of(
-        cls, encoder: Encoder, task: TaskSpec, dataset: Dataset, protocol: Protocol, params: dict[str, Any]
+        cls,
+        encoder: Encoder,
+        task: TaskSpec,
+        dataset: Dataset,
+        protocol: Protocol,
+        params: dict[str, Any],
+        bootstrap: BootstrapConfig,
     ) -> CellIdentity:
+        kind = str(dataset.info.get("kind", "real"))
         data = {
-            "kind": dataset.info.get("kind", "real"),
+            "kind": kind,
             "root": str(dataset.root),
             "checksum": dataset.checksum(),
             "n_clips": len(dataset.clips),
             "n_missing": len(dataset.missing),
             **({"demo": dataset.info["demo"]} if "demo" in dataset.info else {}),
+            "annotations": dataset.annotations_checksum(),
         }
+        fingerprint = encoder.fingerprint()
         return cls(
             encoder=EncoderInfo.from_json(encoder.describe()),
             task=TaskInfo.from_json(
@@ -125,13 +142,27 @@ class CellIdentity:
             ),
             data=DataInfo.from_json(data),
             protocol={"id": protocol.id, "short": protocol.short, "params": params, "params_hash": params_hash(params)},
+            key=cell_key(fingerprint, task, dataset, protocol.id, params_hash(params), bootstrap.as_dict()),
+            bootstrap=bootstrap,
+            overlap=training_overlap(encoder, task, kind),
         )
+
+    @property
+    def config(self) -> str:
+        return config_id(self.encoder.fingerprint)
 
     def record(self, protocol_output: dict[str, Any] | None = None, **fields: Any) -> ResultRecord:
         """A record of this cell; ``protocol_output`` holds what the protocol reported beside its metrics."""
         protocol = ProtocolInfo.from_json({**self.protocol, **(protocol_output or {})})
         return ResultRecord(
-            encoder=self.encoder, task=self.task, protocol=protocol, data=self.data, provenance=provenance(), **fields
+            encoder=self.encoder,
+            task=self.task,
+            protocol=protocol,
+            data=self.data,
+            provenance=provenance(),
+            cell_key=self.key,
+            training_overlap=self.overlap,
+            **fields,
         )
 
     def not_applicable(self, primary_metric: str, reason: str) -> ResultRecord:
@@ -145,6 +176,13 @@ def summarise(folds: Sequence[FoldResult], metrics: Sequence[str]) -> dict[str, 
         mean, std = mean_std([f.metrics[m] for f in folds if m in f.metrics])
         out[m] = MetricSummary(mean=mean, std=std, n=len(folds))
     return out
+
+
+def with_intervals(record: ResultRecord, scores: dict[str, Any], cfg: BootstrapConfig) -> ResultRecord:
+    """``record`` with the bootstrap interval of each summary metric (and the settings, in ``bootstrap``)."""
+    found = record_intervals(record, scores, cfg)
+    summary = {m: replace(s, ci=found.metrics.get(m)) for m, s in record.summary.items()}
+    return replace(record, summary=summary, bootstrap=found.to_json())
 
 
 def _embed_for(
@@ -211,10 +249,12 @@ def run_cell(
     )
     params = protocol.params(ctx)
     outcome = partial(CellOutcome, encoder.name, task.name, protocol.short)
-    existing = results.find(kind, encoder.label(), task.name, protocol.id)
-    if existing is not None and not opts.force and _is_current(existing, encoder, dataset, protocol, params):
-        return outcome("cached", results.path_for(kind, encoder.label(), task.name, protocol.id))
-    cell = CellIdentity.of(encoder, task, dataset, protocol, params)
+    cell = CellIdentity.of(encoder, task, dataset, protocol, params, BootstrapConfig.from_options(ctx.options))
+    existing = results.cell(kind, encoder.label(), task.name, protocol.id, cell.config)
+    if existing is not None and not opts.force and existing.cell_key == cell.key:
+        return outcome("cached", results.path_for(kind, encoder.label(), task.name, protocol.id, cell.config))
+    if cell.overlap:
+        opts.say(f"  note: {cell.overlap}")
     missing = protocol.needs - capabilities(encoder)
     if missing or opted_out:
         reason = (
@@ -251,13 +291,16 @@ def run_cell(
             "encoder_calls": stats.encoder_calls,
         },
     )
+    record = with_intervals(record, out.scores, cell.bootstrap)
     path = results.write(record, out.scores)
     if opts.confusion and task.kind == "multiclass" and "pred" in out.predictions:
         from bench.reports.confusion import write_confusion
 
         write_confusion(record, path)
-    p = summary[metric_names[0]]
-    return outcome("ok", path, f"{metric_names[0]} {p.mean:.4f} ± {p.std:.4f}")
+    p = record.summary[metric_names[0]]
+    ci = f" [{p.ci[0]:.4f}, {p.ci[1]:.4f}]" if p.ci else ""
+    flag = " (trained on this dataset)" if cell.overlap else ""
+    return outcome("ok", path, f"{metric_names[0]} {p.mean:.4f} ± {p.std:.4f}{ci}{flag}")
 
 
 def _embed_shard(
@@ -284,14 +327,34 @@ def _embed_shard(
         info.barrier()
 
 
-def open_task(encoder: Encoder, task: TaskSpec, opts: RunOptions) -> tuple[Dataset | None, CellOutcome | None]:
+class DatasetCache:
+    """Each task's dataset loaded (and checksummed) once per run, whichever encoders score it."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Dataset | DataNotFound] = {}
+
+    def get(self, task: TaskSpec, opts: RunOptions) -> Dataset:
+        if task.name not in self._loaded:
+            try:
+                self._loaded[task.name] = load_dataset(task, opts)
+            except DataNotFound as exc:
+                self._loaded[task.name] = exc
+        found = self._loaded[task.name]
+        if isinstance(found, DataNotFound):
+            raise found
+        return found
+
+
+def open_task(
+    encoder: Encoder, task: TaskSpec, opts: RunOptions, datasets: DatasetCache | None = None
+) -> tuple[Dataset | None, CellOutcome | None]:
     """``task``'s dataset for ``encoder``, or (None, the outcome saying why the task is skipped).
 
     No data where the user pointed, or data the encoder refuses (random stand-in weights on
     real data), skip the task; demo-trained weights asked to score real data stop the run.
     """
     try:
-        dataset = load_dataset(task, opts)
+        dataset = (datasets or DatasetCache()).get(task, opts)
     except DataNotFound as exc:
         opts.say(f"skip {task.name}: {exc}")
         return None, CellOutcome(encoder.name, task.name, "-", "no-data", summary=str(exc))
@@ -310,11 +373,12 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
     tasks = [get_task(t) for t in task_names]
     info = distributed.init(opts.device)
     device = distributed.rank_device(opts.device, info)
+    datasets = DatasetCache()
     for spec in encoder_specs:
         encoder = get_encoder(spec, device=device, **opts.encoder_options)
         try:
             for task in tasks:
-                dataset, skipped = open_task(encoder, task, opts)
+                dataset, skipped = open_task(encoder, task, opts, datasets)
                 if dataset is None:
                     assert skipped is not None
                     outcomes.append(skipped)

@@ -15,7 +15,7 @@ from bench.encoder import get_encoder
 from bench.extract import ExtractionStats
 from bench.protocols.data_fraction import FractionProbeProtocol
 from bench.results import ResultsStore
-from bench.runner import CellOutcome, RunOptions, open_task, run_cell
+from bench.runner import CellOutcome, DatasetCache, RunOptions, open_task, run_cell
 from bench.store import EmbeddingView
 from bench.task import get_task
 
@@ -43,12 +43,13 @@ def sweep_fractions(
             raise ValueError(f"{task.name} is a {task.kind} task; data-fraction curves need a classification task")
     labels: list[str] = []
     kinds: dict[str, set[str]] = {}
+    datasets = DatasetCache()
     for spec in encoder_specs:
         encoder = get_encoder(spec, device=opts.device, **opts.encoder_options)
         labels.append(encoder.label())
         try:
             for task in tasks:
-                dataset, skipped = open_task(encoder, task, opts)
+                dataset, skipped = open_task(encoder, task, opts, datasets)
                 if dataset is None:
                     assert skipped is not None
                     out.outcomes.append(skipped)

@@ -57,13 +57,32 @@ class Dataset:
     classes: list[str]
     missing: list[MissingFile] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    # computed once per loaded dataset (a run loads each task's dataset once): stat-ing every file is not free
+    _checksum: str | None = field(default=None, init=False, repr=False, compare=False)
+    _annotations: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def checksum(self) -> str:
-        """Hash of the file list (relative path + size), labels and folds.
+        """Hash of the file list (relative path + size), labels and folds (computed once).
 
         Content hashing every file of FSD50K or VGGSound would cost minutes; size + path +
         labels catches re-downloads, edits to the metadata and different subsets.
         """
+        if self._checksum is None:
+            self._checksum = self._file_list_checksum()
+        return self._checksum
+
+    def annotations_checksum(self) -> str:
+        """Hash of every clip's extra annotations (captions, events, segments, …), computed once.
+
+        Not part of :meth:`checksum` (which keys the embedding store: new captions do not
+        change the audio), but part of a result's cell key: new captions change the numbers.
+        """
+        if self._annotations is None:
+            rows = [[c.id, dict(c.extra)] for c in sorted(self.clips, key=lambda c: c.id)]
+            self._annotations = sha256_json(rows, 20)
+        return self._annotations
+
+    def _file_list_checksum(self) -> str:
         h = hashlib.sha256()
         for clip in sorted(self.clips, key=lambda c: c.id):
             try:
@@ -166,6 +185,12 @@ class TaskSpec:
     in_all: bool = True
     order: int = 100
     downloads: DownloadSpec | None = None  # the real dataset's public files (`bench data download`)
+    dataset: str = ""  # the dataset it draws from when not its own name (ESC-10: "esc50"); see dataset_id
+
+    @property
+    def dataset_id(self) -> str:
+        """Which dataset the task evaluates on, as encoders name it in ``Encoder.trained_on``."""
+        return self.dataset or self.name
 
     @property
     def primary_metric(self) -> str:
@@ -192,6 +217,7 @@ class TaskSpec:
             "folds": list(self.folds),
             "splits": {"train": list(self.train_splits), "val": list(self.val_splits), "test": list(self.test_splits)},
             "clip_policy": self.clip_policy.key(),
+            "dataset": self.dataset_id,
         }
 
 

@@ -114,6 +114,7 @@ TASK_ESC10 = TaskSpec(
     expected_clips=400,
     in_all=False,
     order=11,
+    dataset="esc50",
     description="The 10-class ESC-10 subset of ESC-50 (esc10 == True), same folds and protocol.",
     **_COMMON,  # type: ignore[arg-type]
 )

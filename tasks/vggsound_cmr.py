@@ -30,6 +30,7 @@ TASK = TaskSpec(
         TableColumn("table2", "VGGSound (CMR)<br>I→A MRR", "mrr_i2a", protocol="cmr", paper_key="cmr_i2a"),
     ),
     demo="vggsound",
+    dataset="vggsound",
     expected_clips=VGGSOUND.expected_clips,
     order=70,
     description=(

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -79,3 +80,12 @@ def registered_test_encoders(*classes: type[Encoder]) -> Iterator[None]:
         for cls in classes or (CountingEncoder, TextEncoder):
             stack.enter_context(ENCODERS.registered(cls.name, cls, origin="tests"))
         yield
+
+
+def result_file(results: Path, kind: str, label: str, name: str) -> Path:
+    """``results/<kind>/<label>/<configuration>/<name>`` of the one configuration stored for ``label``."""
+    from bench.results import safe_name
+
+    found = sorted((results / kind / safe_name(label)).glob(f"*/{name}"))
+    assert len(found) == 1, f"expected one {name} for {label}, found {found}"
+    return found[0]

@@ -164,7 +164,7 @@ def test_tensorflow_first_then_torch_encoders_in_one_run(yamnet_savedmodel: Path
     assert "triton is disabled" in proc.stderr or find_spec("triton") is None
     for label in ("yamnet[random-weights]", "tvlogmel"):
         rec = json.loads(
-            ResultsStore(tmp_path / "results").path_for("demo", label, "esc50", "probe-mlp-v1").read_text()
+            ResultsStore(tmp_path / "results").find_path("demo", label, "esc50", "probe-mlp-v1").read_text()
         )
         assert rec["status"] == "ok" and len(rec["folds"]) == 3
 
@@ -203,7 +203,7 @@ def test_fresh_process_yamnet_then_torch_training(yamnet_savedmodel: Path, tmp_p
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
     rec = json.loads(
         ResultsStore(tmp_path / "results")
-        .path_for("demo", "yamnet[random-weights]", "esc50", "probe-mlp-v1")
+        .find_path("demo", "yamnet[random-weights]", "esc50", "probe-mlp-v1")
         .read_text()
     )
     assert rec["status"] == "ok" and rec["timings"]["encoder_calls"] > 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers import result_file
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -56,12 +57,12 @@ def test_run_leaderboard_confusion_and_rerun_without_encoder_calls(
     assert calls["n"] > 0
     results = small_demo / "results"
     for task, folds in (("esc50", 5), ("urbansound8k", 10)):
-        rec = json.loads((results / "demo" / "logmel" / f"{task}.probe-mlp-v1.json").read_text())
+        rec = json.loads(result_file(results, "demo", "logmel", f"{task}.probe-mlp-v1.json").read_text())
         assert len(rec["folds"]) == folds and rec["data"]["kind"] == "demo"
         n_classes = rec["task"]["n_classes"]
         assert rec["summary"]["accuracy"]["mean"] > 1.5 / n_classes  # well above chance
-        assert (results / "demo" / "logmel" / f"{task}.probe-mlp-v1.confusion.png").stat().st_size > 1000
-        zs = json.loads((results / "demo" / "logmel" / f"{task}.zeroshot-v1.json").read_text())
+        assert result_file(results, "demo", "logmel", f"{task}.probe-mlp-v1.confusion.png").stat().st_size > 1000
+        zs = json.loads(result_file(results, "demo", "logmel", f"{task}.zeroshot-v1.json").read_text())
         assert zs["status"] == "n/a"
     board = (small_demo / "leaderboard.md").read_text()
     assert "Demo suite" in board and "demo data" in board

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import CountingEncoder
+from helpers import CountingEncoder, result_file
 from typer.testing import CliRunner
 
 from bench import paths
@@ -69,16 +69,15 @@ def test_demo_layouts_are_read_by_the_real_loaders(tmp_path: Path) -> None:
 def test_run_retrieval_and_captioning_on_the_demo(demo: Path) -> None:
     res = runner.invoke(app, ["run", "--encoder", "logmel", "--task", "desed,vggsound_cmr,clotho", "--quiet", *TINY])
     assert res.exit_code == 0, res.output
-    out = demo / "results" / "demo" / "logmel"
-    ar = json.loads((out / "desed.desed-ar-v1.json").read_text())
+    ar = json.loads(result_file(demo / "results", "demo", "logmel", "desed.desed-ar-v1.json").read_text())
     assert ar["status"] == "ok" and len(ar["folds"]) == 5 and ar["protocol"]["short"] == "audio-retrieval"
     assert 0.0 <= ar["summary"]["f1"]["mean"] <= 1.0
     assert all(np.isfinite(f["info"]["threshold"]) for f in ar["folds"])
     clips = get_task("desed").loader(paths.demo_dir() / "DESED").clips
     assert sorted(ar["predictions"]["ids"]) == sorted(c.id for c in clips)  # every clip scored once, empty ones too
-    cmr = json.loads((out / "vggsound_cmr.cmr-mrr-v1.json").read_text())
+    cmr = json.loads(result_file(demo / "results", "demo", "logmel", "vggsound_cmr.cmr-mrr-v1.json").read_text())
     assert cmr["status"] == "n/a" and "image" in cmr["reason"]
-    cap = json.loads((out / "clotho.captioning-tfdec-v1.json").read_text())
+    cap = json.loads(result_file(demo / "results", "demo", "logmel", "clotho.captioning-tfdec-v1.json").read_text())
     assert set(cap["protocol"]["decodings"]) == {"greedy", "beam-4"}
     assert "spice" in cap["protocol"]["unavailable"] or "spice" in cap["summary"]
     assert len(cap["predictions"]["greedy"]) == cap["folds"][0]["n_test"] > 0
@@ -86,7 +85,7 @@ def test_run_retrieval_and_captioning_on_the_demo(demo: Path) -> None:
     res = runner.invoke(app, ["run", "--encoder", "mmtest", "--task", "vggsound_cmr", "--quiet"])
     assert res.exit_code == 0, res.output
     assert capabilities(MultiModalEncoder()) >= {"image", "text"}
-    rec = json.loads((demo / "results" / "demo" / "mmtest" / "vggsound_cmr.cmr-mrr-v1.json").read_text())
+    rec = json.loads(result_file(demo / "results", "demo", "mmtest", "vggsound_cmr.cmr-mrr-v1.json").read_text())
     assert rec["status"] == "ok"
     n = rec["folds"][0]["n_test"]
     assert n == len(rec["predictions"]["ids"]) >= 10

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from fixtures import write_esc50
-from helpers import TORCHRUN_2
+from helpers import TORCHRUN_2, result_file
 
 from bench.encoder import get_encoder
 from bench.extract import extract
@@ -46,7 +46,7 @@ def test_torchrun_two_ranks_match_single_process(tmp_path: Path) -> None:
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    record = json.loads((tmp_path / "results" / "real" / "logmel" / "esc50.probe-mlp-v1.json").read_text())
+    record = json.loads(result_file(tmp_path / "results", "real", "logmel", "esc50.probe-mlp-v1.json").read_text())
     assert record["status"] == "ok" and len(record["folds"]) == 5
     manifests = list((tmp_path / "home" / "cache").rglob("manifest.json"))
     manifest = json.loads(manifests[0].read_text())

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures_suite import write_vggsound
-from helpers import CountingEncoder, EmbedCounter, registered_test_encoders
+from helpers import CountingEncoder, EmbedCounter, registered_test_encoders, result_file
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -148,7 +148,9 @@ def test_sweep_fractions_cli_records_figure_resume_and_full_fraction_matches_the
     assert re.search(r"\| counting \| — \| — \| — \| [01]\.\d{4} \| — \|", board)
     res = runner.invoke(app, ["report", "fractions", "--task", "vggsound", "--data", "real", "--out", "f.png"])
     assert res.exit_code == 0 and (tmp_path / "f.png").exists()
-    rec = json.loads((tmp_path / "results" / "real" / "counting" / "vggsound.probe-mlp-v1-frac20.json").read_text())
+    rec = json.loads(
+        result_file(tmp_path / "results", "real", "counting", "vggsound.probe-mlp-v1-frac20.json").read_text()
+    )
     assert rec["protocol"]["short"] == "probe-frac20"
 
 

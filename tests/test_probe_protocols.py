@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures import write_esc50, write_us8k
-from helpers import EmbedCounter, TextEncoder
+from helpers import EmbedCounter, TextEncoder, result_file
 from sklearn.metrics import accuracy_score, average_precision_score
 
 from bench.extract import extract
@@ -104,7 +104,12 @@ def test_run_records_match_sklearn_and_repeat_identically(tmp_path: Path, counte
     write_esc50(tmp_path / "data" / "ESC-50-master", TARGETS, per_fold=3)
     opts = _opts(tmp_path, data_root=tmp_path / "data")
     out = run(["counting"], ["esc50"], opts)
-    assert [(o.protocol, o.status) for o in out] == [("probe", "ok"), ("zeroshot", "n/a")]
+    assert [(o.protocol, o.status) for o in out] == [
+        ("probe", "ok"),
+        ("linear", "ok"),
+        ("knn", "ok"),
+        ("zeroshot", "n/a"),
+    ]
     store = ResultsStore(tmp_path / "results")
     rec = store.find("real", "counting", "esc50", "probe-mlp-v1")
     assert rec is not None and len(rec.folds) == 5
@@ -115,7 +120,7 @@ def test_run_records_match_sklearn_and_repeat_identically(tmp_path: Path, counte
         assert acc == pytest.approx(f.metrics["accuracy"])
     assert rec.summary["accuracy"].mean == pytest.approx(np.mean([f.metrics["accuracy"] for f in rec.folds]))
     assert rec.summary["accuracy"].mean > 0.5  # 4 tone classes are easy
-    scores = store.scores(store.path_for("real", "counting", "esc50", "probe-mlp-v1"))["scores"]
+    scores = store.scores(store.find_path("real", "counting", "esc50", "probe-mlp-v1"))["scores"]
     assert (scores.argmax(1) == np.array(p["pred"])).all()
     assert sorted(p["ids"]) == sorted(c.id for c in get_task("esc50").loader(tmp_path / "data" / "ESC-50-master").clips)
     # same seed, forced recomputation from the store: identical metrics
@@ -126,7 +131,9 @@ def test_run_records_match_sklearn_and_repeat_identically(tmp_path: Path, counte
     assert rec2 is not None
     assert [f.metrics for f in rec2.folds] == [f.metrics for f in rec.folds]
     confusion = (
-        (tmp_path / "results" / "real" / "counting" / "esc50.probe-mlp-v1.confusion.csv").read_text().splitlines()
+        result_file(tmp_path / "results", "real", "counting", "esc50.probe-mlp-v1.confusion.csv")
+        .read_text()
+        .splitlines()
     )
     assert confusion[0].split(",")[1:] == ["dog", "rooster", "pig", "cow"]
     assert sum(int(v) for line in confusion[1:] for v in line.split(",")[1:]) == len(p["ids"])

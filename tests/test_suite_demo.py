@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from helpers import CountingEncoder
+from helpers import CountingEncoder, result_file
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -98,10 +98,10 @@ def test_run_fills_every_classification_and_zero_shot_column(tmp_path: Path, mon
     assert "| logmel (ZS) | n/a | n/a | n/a | n/a | n/a |" in board
     zs = next(line for line in board.splitlines() if line.startswith("| hashtext (ZS) |"))
     assert all(re.fullmatch(r"\d\.\d{4}( ± \d\.\d{4})?", c.strip()) for c in zs.strip("|").split("|")[1:6]), zs
-    vgg = json.loads((tmp_path / "results" / "demo" / "logmel" / "vggsound.probe-mlp-v1.json").read_text())
+    vgg = json.loads(result_file(tmp_path / "results", "demo", "logmel", "vggsound.probe-mlp-v1.json").read_text())
     assert vgg["data"]["n_missing"] > 0 and len(vgg["missing_files"]) == vgg["data"]["n_missing"]
     assert {"mAP", "accuracy"} <= set(vgg["summary"]) and len(vgg["folds"]) == 3
-    tau = json.loads((tmp_path / "results" / "demo" / "logmel" / "tau.probe-mlp-v1.json").read_text())
+    tau = json.loads(result_file(tmp_path / "results", "demo", "logmel", "tau.probe-mlp-v1.json").read_text())
     assert {"accuracy", "log_loss", "balanced_accuracy"} <= set(tau["summary"]) and tau["primary_metric"] == "accuracy"
     res = runner.invoke(
         app, ["report", "confusion", "--task", "tau", "--encoder", "logmel", "--diff", "hashtext", "--out", "fig3.png"]

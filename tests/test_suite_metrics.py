@@ -65,12 +65,17 @@ def test_multilabel_probe_and_zero_shot_map_equal_sklearn_on_stored_scores(tmp_p
     truth = _fsd_tones(tmp_path / "FSD50K")
     classes = list(TONES)
     out = run(["texty"], ["fsd50k"], _opts(tmp_path, roots={"fsd50k": tmp_path / "FSD50K"}))
-    assert [(o.protocol, o.status) for o in out] == [("probe", "ok"), ("zeroshot", "ok")]
+    assert [(o.protocol, o.status) for o in out] == [
+        ("probe", "ok"),
+        ("linear", "ok"),
+        ("knn", "ok"),
+        ("zeroshot", "ok"),
+    ]
     store = ResultsStore(tmp_path / "results")
     for proto in ("probe-mlp-v1", "zeroshot-v1"):
         rec = store.find("real", "texty", "fsd50k", proto)
         assert rec is not None
-        scores = store.scores(store.path_for("real", "texty", "fsd50k", proto))["scores"]
+        scores = store.scores(store.find_path("real", "texty", "fsd50k", proto))["scores"]
         groups = _by_fold(rec.predictions, scores)
         assert set(groups) == {f.fold for f in rec.folds}
         for f in rec.folds:
@@ -91,9 +96,9 @@ def test_multilabel_probe_and_zero_shot_map_equal_sklearn_on_stored_scores(tmp_p
     enc = TextEncoder()
     text = enc.embed_text([f"this is a sound of {c.lower().replace('_', ' ')}." for c in classes])
     text = text / np.linalg.norm(text, axis=1, keepdims=True)
-    ids, s = _by_fold(zs.predictions, store.scores(store.path_for("real", "texty", "fsd50k", "zeroshot-v1"))["scores"])[
-        "test"
-    ]
+    ids, s = _by_fold(
+        zs.predictions, store.scores(store.find_path("real", "texty", "fsd50k", "zeroshot-v1"))["scores"]
+    )["test"]
     audio = np.stack(
         [
             enc.embed([load_audio(tmp_path / "FSD50K" / "FSD50K.eval_audio" / f"{i.split('/')[1]}.wav", 8000)[0]])[0]
@@ -118,7 +123,7 @@ def test_multiclass_map_and_accuracy_equal_sklearn_on_stored_scores(tmp_path: Pa
     assert rec is not None and list(rec.missing_files) == ["t0q00000000_000010"] and rec.data.n_missing == 1
     truth = {f"{y}_{st:06d}": sorted(labels).index(lab) for y, st, lab, s in rows if s == "test"}
     groups = _by_fold(
-        rec.predictions, store.scores(store.path_for("real", "counting", "vggsound", "probe-mlp-v1"))["scores"]
+        rec.predictions, store.scores(store.find_path("real", "counting", "vggsound", "probe-mlp-v1"))["scores"]
     )
     for f in rec.folds:
         ids, s = groups[f.fold]

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import result_file
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -40,7 +41,7 @@ def test_a_task_from_one_module_is_listed_run_and_on_the_leaderboard(
         ["run", "--encoder", "logmel", "--task", "toy", "--quiet", "--popt", "max_epochs=30", "--popt", "patience=5"],
     )
     assert res.exit_code == 0, res.output
-    record = json.loads((tmp_path / "results" / "demo" / "logmel" / "toy.probe-mlp-v1.json").read_text())
+    record = json.loads(result_file(tmp_path / "results", "demo", "logmel", "toy.probe-mlp-v1.json").read_text())
     assert record["status"] == "ok" and [f["fold"] for f in record["folds"]] == ["fold1", "fold2", "fold3"]
     assert record["data"]["demo"]["generator"] == "toy"  # generated from the module's own demo declaration
     board = (tmp_path / "leaderboard.md").read_text()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import result_file
 from typer.testing import CliRunner
 from wav2clip_demo import SCALE, TINY_TRAIN, small_demo
 
@@ -126,7 +127,7 @@ def test_demo_run_end_to_end_lands_wav2clip_rows_with_zero_shot(demo: Path, tmp_
     assert set(rows) == {"wav2clip[demo]", "wav2clip[demo] (ZS)"}
     for label in rows:  # ESC-50 and VGGSound cells hold numbers, for the probe and for zero-shot
         assert rows[label][0][0].isdigit() and rows[label][3][0].isdigit(), rows
-    rec = json.loads((tmp_path / "results" / "demo" / "wav2clip_demo_" / "esc50.zeroshot-v1.json").read_text())
+    rec = json.loads(result_file(tmp_path / "results", "demo", "wav2clip_demo_", "esc50.zeroshot-v1.json").read_text())
     assert rec["encoder"]["demo_only"] and rec["encoder"]["options"]["teacher"]["model"] == "bench-tiny-clip"
     assert rec["protocol"]["params"]["templates"] == ["this is a sound of {label}."]
 

@@ -60,6 +60,7 @@ class Protocol(ABC):
     needs: frozenset[str] = frozenset()
     frames_window_s: float | None = None  # None: clip-level embeddings
     uses_store: bool = True  # False: trains on audio itself (end-to-end baselines); no extraction
+    order: int = 100  # run order within a task (the MLP probe first, then the other probes, then zero-shot)
 
     def applies_to(self, task: TaskSpec) -> bool:
         return task.kind in self.kinds
@@ -93,6 +94,8 @@ PROTOCOLS: Registry[Protocol] = Registry(
     entry_point_group="bench.protocols",
     builtins={
         "probe": "bench.protocols.classification:MLPProbeProtocol",
+        "linear": "bench.protocols.shallow_probes:LinearProbeProtocol",
+        "knn": "bench.protocols.shallow_probes:KNNProbeProtocol",
         "zeroshot": "bench.protocols.zeroshot:ZeroShotProtocol",
         "audio-retrieval": "bench.protocols.audio_retrieval:AudioRetrievalProtocol",
         "cmr": "bench.protocols.cross_modal:CrossModalRetrievalProtocol",
@@ -107,5 +110,5 @@ def get_protocol(name: str) -> Protocol:
 
 
 def protocols_for(task: TaskSpec, only: list[str] | None = None) -> list[Protocol]:
-    names = only if only else PROTOCOLS.names()
-    return [p for p in (get_protocol(n) for n in names) if p.applies_to(task)]
+    found = [p for p in (get_protocol(n) for n in (only or PROTOCOLS.names())) if p.applies_to(task)]
+    return found if only else sorted(found, key=lambda p: p.order)

@@ -99,6 +99,7 @@ def probe_split(
 class MLPProbeProtocol(Protocol):
     id = "probe-mlp-v1"
     short = "probe"
+    order = 10
     kinds = ("multiclass", "multilabel")
 
     def config(self, ctx: ProtocolContext) -> ProbeConfig:

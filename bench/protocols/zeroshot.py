@@ -49,6 +49,7 @@ def softmax(x: np.ndarray, temperature: float = 100.0) -> np.ndarray:
 class ZeroShotProtocol(Protocol):
     id = "zeroshot-v1"
     short = "zeroshot"
+    order = 20
     kinds = ("multiclass", "multilabel")
     needs = frozenset({"text"})
 

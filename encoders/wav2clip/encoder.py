@@ -103,6 +103,8 @@ class Wav2CLIPEncoder(Encoder):
     sample_rate = SAMPLE_RATE
     embedding_dim = 512
     preferred_batch_size = 8
+    training_data = "VGGSound (distilled from CLIP, itself trained on web image-text pairs)"
+    trained_on: tuple[str, ...] = ("vggsound",)
 
     def __init__(
         self,
@@ -132,6 +134,14 @@ class Wav2CLIPEncoder(Encoder):
             model = load_official(self.weights.path, norm=norm)
         self.model = model.to(device).to(memory_format=torch.channels_last)
         self.demo_only = bool(self.weights.kind == "demo")
+        if self.weights.kind == "demo":
+            self.training_data = "the demo suite's synthetic VGGSound, with a tiny demo CLIP teacher"
+            self.trained_on = ("demo:vggsound",)
+        elif self.weights.kind == "random":
+            self.training_data, self.trained_on = "none (random weights)", ()
+        elif self.weights.kind == "file":  # the recipe distils on VGGSound; flag it rather than miss an overlap
+            name = self.weights.path.name if self.weights.path else "?"
+            self.training_data = f"as the weights file {name} was trained (the recipe: VGGSound)"
         spec = resolve_teacher(teacher, teacher_pretrained, teacher_seed, self.weights)
         self.teacher = CLIPTeacher(spec, device=device) if spec is not None else None
 
