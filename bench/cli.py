@@ -379,6 +379,41 @@ def report_confusion(
     typer.echo(f"{csv_path}\n{png}")
 
 
+@report_app.command("compare")
+def report_compare(
+    task: Annotated[str, typer.Option(help="Task name, e.g. esc50.")],
+    encoder: Annotated[str, typer.Option(help="Encoder A: a label as in the leaderboard, or an encoder name.")],
+    vs: Annotated[str, typer.Option(help="Encoder B, the same way.")],
+    protocol: Annotated[
+        str, typer.Option(help="Protocol short name or id (probe, linear, knn, zeroshot, …).")
+    ] = "probe",
+    metric: Annotated[str | None, typer.Option(help="Metrics to compare, comma-separated (default: all).")] = None,
+    data: Annotated[str, typer.Option(help="'demo' or 'real' results (default: real if there are any).")] = "auto",
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    results: Annotated[Path | None, typer.Option(help="Results folder.")] = None,
+) -> None:
+    """Paired bootstrap test of A − B on the test items both were scored on: difference, interval, p-value."""
+    from bench.reports.compare import compare, load_side, report
+    from bench.results import ResultsStore
+    from bench.stats.bootstrap import BootstrapConfig
+
+    store = ResultsStore(results or paths.results_dir())
+    if data not in ("auto", "demo", "real"):
+        fail(f"--data must be demo, real or auto, got {data!r}")
+    kind = data
+    if data == "auto":
+        kind = "real" if any(r.data_kind == "real" for _, r in store.all()) else "demo"
+    try:
+        cfg = BootstrapConfig(resamples=resamples, seed=seed)
+        a = load_side(store, kind, encoder, task, protocol)
+        b = load_side(store, kind, vs, task, protocol)
+        metrics = _split(metric) if metric else list(a.record.summary)
+        typer.echo(report(a, b, compare(a, b, metrics, cfg), cfg))
+    except ValueError as exc:
+        fail(str(exc), 1)
+
+
 @sweep_app.command("fractions")
 def sweep_fractions_cmd(
     encoder: Annotated[str, typer.Option("--encoder", "-e", help="Encoder name(s), comma-separated.")],

@@ -49,8 +49,10 @@ def test_a_task_from_one_module_is_listed_run_and_on_the_leaderboard(
     header = next(line for line in table2.splitlines() if line.startswith("| Model |"))
     assert header.endswith("| VGGSound (CMR)<br>I→A MRR | Toy<br>ACC |")  # its column, after the paper's
     row = next(line for line in table2.splitlines() if line.startswith("| logmel |"))
-    mean = record["summary"]["accuracy"]["mean"]
-    assert row.rstrip(" |").endswith(f"{mean:.4f} ± {record['summary']['accuracy']['std']:.4f}")
+    acc = record["summary"]["accuracy"]
+    mean, (lo, hi) = acc["mean"], acc["ci"]  # mean ± std, then the stored bootstrap interval
+    assert row.rstrip(" |").endswith(f"{mean:.4f} ± {acc['std']:.4f} [{lo:.3f}, {hi:.3f}]")
+    assert lo <= mean <= hi
     assert mean > 0.8  # three pure tones
     paper = board.split("## Paper reference")[1]
     assert next(line for line in paper.splitlines() if line.startswith("| Wav2CLIP ‡")).endswith("| 0.0678 |  |")

@@ -244,9 +244,7 @@ class LinearProbeProtocol(ShallowProbeProtocol):
 
             def scores_ml(q: np.ndarray) -> np.ndarray:
                 zq = (q - mean) / std
-                cols = [
-                    np.full(len(q), m) if isinstance(m, float) else m.predict_proba(zq)[:, 1] for m in per_class
-                ]
+                cols = [np.full(len(q), m) if isinstance(m, float) else m.predict_proba(zq)[:, 1] for m in per_class]
                 return np.stack(cols, axis=1) if cols else np.zeros((len(q), 0))
 
             return scores_ml

@@ -80,7 +80,7 @@ def collect(
     """Encoder label → points sorted by fraction; also the metric and the task title."""
     curves: dict[str, list[CurvePoint]] = {}
     metric, title = "", task
-    for _path, rec in ResultsStore(results_dir).all():
+    for _path, rec in ResultsStore(results_dir).shown():
         if not (is_fraction_record(rec) and rec.task.name == task and rec.data_kind == kind and rec.status == "ok"):
             continue
         label = rec.encoder.label

@@ -3,27 +3,40 @@
 Sections: real-data rows, demo-data rows (marked, not comparable with the paper), and the
 paper's published Table 2 / Table 3 numbers as reference rows (marked ‡). The tables' columns
 come from the tasks (:mod:`bench.reports.tables`); tasks without columns (e.g. ESC-10) get
-a row in "Other tasks" so no result is hidden. The file holds no date or other state of the
-machine, so regenerating it from the same records gives the same bytes.
+a row in "Other tasks" so no result is hidden. Cells carry their bootstrap interval, each
+column marks its best row and the rows not significantly different from it (paired bootstrap
+tests on the stored per-item predictions, seeded), and ⚠ marks cells whose encoder was trained
+on the task's data. One configuration is shown per label; others are listed. The file holds no
+date or other state of the machine, so regenerating it from the same records gives the same bytes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from pathlib import Path
+
+import numpy as np
 
 from bench.atomic import atomic_write_text
 from bench.reports.fraction_curves import fraction_rows, is_fraction_record
+from bench.reports.significance import ALPHA
 from bench.reports.tables import (
+    OVERLAP_MARK,
+    UNTESTED_MARK,
     Table,
     cell_text,
     load_paper_reference,
     markdown_table,
     paper_rows,
+    probe_columns,
+    probe_rows,
     registered_tasks,
     table_rows,
     tables,
 )
-from bench.results import ResultRecord, ResultsStore
+from bench.results import ResultRecord, ResultsStore, config_id, shown_configurations
+from bench.stats.bootstrap import BootstrapConfig
 
 PAPER_FILE = Path(__file__).with_name("wav2clip-icassp2022.json")
 KIND_TITLES = {
@@ -52,6 +65,55 @@ def _paper_section(path: Path, layout: list[Table]) -> list[str]:
     return [*out, f"References in brackets: {citations}.", ""]
 
 
+def _legend() -> list[str]:
+    cfg = BootstrapConfig()
+    return [
+        "Cells are mean ± std over the official folds (ESC-50: 5, UrbanSound8K: 10) or over 3 seeded trials, then",
+        f"[the {cfg.level:.0%} bootstrap interval of that mean]: {cfg.resamples:,} resamples of the test items within "
+        "each fold (seeded; how each metric is resampled: docs/protocols.md).",
+        "In each column, among rows of the same protocol: **bold** is the best mean; *italic* is not significantly",
+        "different from the best (paired bootstrap test on the same test items, two-sided, "
+        f"α = {ALPHA}, each row vs the best,",
+        f"no multiple-comparison correction); {UNTESTED_MARK} could not be tested against the best (no per-item "
+        "predictions stored, or other data).",
+        f"{OVERLAP_MARK}: the encoder was trained on this task's dataset (not a held-out number; see "
+        "`training_overlap` in the record).",
+        "`n/a`: the encoder lacks a side the protocol needs (e.g. no text side for zero-shot); `—`: not run.",
+    ]
+
+
+def _configurations_section(all_records: Sequence[ResultRecord]) -> list[str]:
+    """Labels with several encoder configurations: which one the tables show, and the others."""
+    shown = shown_configurations(all_records)
+    configs: dict[tuple[str, str], dict[str, ResultRecord]] = {}
+    for r in all_records:
+        configs.setdefault((r.data_kind, r.encoder.label), {}).setdefault(r.encoder.fingerprint, r)
+    rows = []
+    for (kind, label), by_fp in sorted(configs.items()):
+        if len(by_fp) < 2:
+            continue
+        for fp, r in sorted(by_fp.items(), key=lambda kv: (kv[0] != shown[(kind, label)], kv[0])):
+            options = ", ".join(f"{k}={v}" for k, v in sorted(r.encoder.options.items())) or "—"
+            rows.append([kind, label, config_id(fp), "shown" if fp == shown[(kind, label)] else "not shown", options])
+    if not rows:
+        return []
+    return [
+        "## Configurations",
+        "",
+        "Labels with several encoder configurations in `results/` (same label, other weights, teacher or options).",
+        "Each keeps its own records (`results/<data>/<label>/<configuration>/`); the tables show the one with the",
+        "newest record.",
+        "",
+        markdown_table(["Data", "Model", "Configuration", "In the tables", "Options"], rows),
+        "",
+    ]
+
+
+def _overlap_notes(records: Sequence[ResultRecord]) -> list[str]:
+    notes = sorted({r.training_overlap for r in records if r.status == "ok" and r.training_overlap})
+    return [f"{OVERLAP_MARK} {n}." for n in notes]
+
+
 def _provenance_section(records: list[ResultRecord]) -> list[str]:
     prov = sorted(
         {
@@ -66,20 +128,26 @@ def _provenance_section(records: list[ResultRecord]) -> list[str]:
 
 
 def render(results_dir: Path) -> str:
-    records = [r for _, r in ResultsStore(results_dir).all()]
+    store = ResultsStore(results_dir)
+    found = store.all()
+    shown = shown_configurations([r for _, r in found])
+    visible = [(p, r) for p, r in found if shown[(r.data_kind, r.encoder.label)] == r.encoder.fingerprint]
+    records = [r for _, r in visible]
+    scores_of = _scores_lookup(visible, store)
     layout = tables(registered_tasks())
     in_tables = set().union(*(t.tasks for t in layout))
     out = [
         "# Leaderboard",
         "",
         f"Generated by `bench leaderboard` from `{results_dir}/`. Do not edit by hand.",
-        "Cells are mean ± std over the official folds (ESC-50: 5, UrbanSound8K: 10) or over 3 seeded trials;",
-        "`n/a`: the encoder lacks a side the protocol needs (e.g. no text side for zero-shot); `—`: not run.",
+        *_legend(),
         "",
     ]
     for kind in ("real", "demo"):
-        filled = [(t, table_rows(t, records, kind)) for t in layout]
+        filled = [(t, table_rows(t, records, kind, scores_of)) for t in layout]
         filled = [(t, rows) for t, rows in filled if rows]
+        columns = probe_columns(layout)
+        probes = probe_rows(columns, records, kind, scores_of)
         other = _other_rows(records, kind, in_tables)
         frac_headers, frac = fraction_rows(records, kind)
         if not (filled or other or frac):
@@ -87,6 +155,16 @@ def render(results_dir: Path) -> str:
         out += [f"## {KIND_TITLES[kind]}", ""]
         for table, rows in filled:
             out += [f"### {table.title}", "", markdown_table(table.headers, rows), ""]
+        if any(" (linear)" in r[0] or " (kNN)" in r[0] for r in probes):
+            out += [
+                "### Probes compared: MLP, linear (logistic regression) and kNN (cosine) on the same embeddings",
+                "",
+                "Hyper-parameters (the linear probe's C, the kNN's k) chosen on the validation clips only; "
+                "marks compare rows of the same probe.",
+                "",
+                markdown_table(["Model", *[c.header for c in columns]], probes),
+                "",
+            ]
         if other:
             out += ["### Other tasks", "", markdown_table(["Task", "Model", "Protocol", "Metric", "Value"], other), ""]
         if frac:
@@ -96,10 +174,35 @@ def render(results_dir: Path) -> str:
                 markdown_table(frac_headers, frac),
                 "",
             ]
+        notes = _overlap_notes([r for r in records if r.data_kind == kind])
+        if notes:
+            out += [*notes, ""]
     if PAPER_FILE.exists():
         out += _paper_section(PAPER_FILE, layout)
+    out += _configurations_section([r for _, r in found])
     out += _provenance_section(records)
     return "\n".join(out)
+
+
+def _scores_lookup(
+    visible: Sequence[tuple[Path, ResultRecord]], store: ResultsStore
+) -> Callable[[ResultRecord], Mapping[str, np.ndarray]]:
+    """A record's sidecar arrays (also for the per-decoding views tables make of captioning records)."""
+    paths = {_cell(r): p for p, r in visible}
+
+    @cache
+    def load(path: Path) -> Mapping[str, np.ndarray]:
+        return store.scores(path)
+
+    def scores_of(record: ResultRecord) -> Mapping[str, np.ndarray]:
+        path = paths.get(_cell(record))
+        return load(path) if path is not None else {}
+
+    return scores_of
+
+
+def _cell(r: ResultRecord) -> tuple[str, str, str, str, str]:
+    return (r.data_kind, r.encoder.label, r.encoder.fingerprint, r.task.name, r.protocol.id)
 
 
 def write(results_dir: Path, path: Path) -> Path:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.registry import RegistryError
+from bench.reports.significance import Candidate, Mark, ScoresOf, column_marks
 from bench.results import MetricSummary, ResultRecord
 from bench.task import TASKS, TaskSpec
 
@@ -96,6 +97,7 @@ def fmt(value: float | None, std: float | None = None, digits: int = 4) -> str:
 
 
 def cell_text(record: ResultRecord | None, metric: str) -> str:
+    """mean ± std over folds, then the bootstrap interval of the mean in brackets where stored."""
     if record is None:
         return "—"
     if record.status == "n/a":
@@ -105,7 +107,60 @@ def cell_text(record: ResultRecord | None, metric: str) -> str:
     s = record.summary.get(metric)
     if s is None:
         return "unavailable" if metric in (record.protocol.unavailable or {}) else "—"
-    return fmt(s.mean, s.std)
+    text = fmt(s.mean, s.std)
+    return f"{text} [{s.ci[0]:.3f}, {s.ci[1]:.3f}]" if s.ci is not None and text != "—" else text
+
+
+OVERLAP_MARK = "⚠"
+UNTESTED_MARK = "°"
+
+
+def styled(text: str, mark: Mark, record: ResultRecord | None) -> str:
+    """**best**, *not significantly different from the best*, ° untested; ⚠ trained on this dataset."""
+    if mark == "best":
+        text = f"**{text}**"
+    elif mark == "tied":
+        text = f"*{text}*"
+    elif mark == "untested":
+        text = f"{text} {UNTESTED_MARK}"
+    if record is not None and record.status == "ok" and record.training_overlap:
+        text = f"{text} {OVERLAP_MARK}"
+    return text
+
+
+Cell = Candidate | None | str  # a row's cell: a record, "—" (None), or literal text (blank)
+
+
+def render_rows(
+    rows: Sequence[tuple[str, Sequence[Cell]]], metrics: Sequence[str], scores_of: ScoresOf | None
+) -> list[list[str]]:
+    """Text rows; with ``scores_of`` each column marks its best row and the rows tied with it.
+
+    Rows compete within their protocol (probe rows with probe rows, zero-shot rows with
+    zero-shot rows, each probe of the probes table on its own).
+    """
+    marks: dict[tuple[int, str], Mark] = {}
+    if scores_of is not None:
+        for j, metric in enumerate(metrics):
+            groups: dict[str, list[Candidate]] = {}
+            for _name, cells in rows:
+                cell = cells[j]
+                if isinstance(cell, Candidate):
+                    groups.setdefault(cell.record.protocol.short, []).append(cell)
+            for group in groups.values():
+                for row, mark in column_marks(group, metric, scores_of).items():
+                    marks[(j, row)] = mark
+    out = []
+    for name, cells in rows:
+        texts = []
+        for j, (cell, metric) in enumerate(zip(cells, metrics, strict=True)):
+            if isinstance(cell, str):
+                texts.append(cell)
+            else:
+                record = cell.record if cell is not None else None
+                texts.append(styled(cell_text(record, metric), marks.get((j, name), ""), record))
+        out.append([name, *texts])
+    return out
 
 
 def _sort_key(label: str) -> tuple[int, str]:
@@ -121,11 +176,13 @@ def index_records(records: Iterable[ResultRecord]) -> dict[tuple[str, str, str, 
     return out
 
 
-def table_rows(table: Table, records: Sequence[ResultRecord], data_kind: str) -> list[list[str]]:
+def table_rows(
+    table: Table, records: Sequence[ResultRecord], data_kind: str, scores_of: ScoresOf | None = None
+) -> list[list[str]]:
     """Encoder rows (one per decoding where records hold several), then "(ZS)" rows."""
     idx = index_records(records)
     labels = sorted({r.encoder.label for r in records if r.data_kind == data_kind}, key=_sort_key)
-    rows = []
+    rows: list[tuple[str, list[Cell]]] = []
     for label in labels:
         cells = [idx.get((data_kind, label, c.task, c.protocol)) for c in table.columns]
         if all(r is None for r in cells):
@@ -135,15 +192,42 @@ def table_rows(table: Table, records: Sequence[ResultRecord], data_kind: str) ->
         for decoding in decodings or [None]:
             name = f"{label} ({decoding})" if decoding else label
             shown = [v.get(decoding, r) for v, r in zip(views, cells, strict=True)]
-            rows.append([name] + [cell_text(r, c.metric) for r, c in zip(shown, table.columns, strict=True)])
-    if not any(c.zero_shot for c in table.columns):
-        return rows
+            rows.append((name, [Candidate(name, r, decoding) if r is not None else None for r in shown]))
+    if any(c.zero_shot for c in table.columns):
+        for label in labels:
+            zs = [idx.get((data_kind, label, c.task, "zeroshot")) if c.zero_shot else None for c in table.columns]
+            if any(z is not None for z in zs):
+                name = f"{label} (ZS)"
+                row: list[Cell] = [
+                    (Candidate(name, z) if z is not None else None) if c.zero_shot else ""
+                    for z, c in zip(zs, table.columns, strict=True)
+                ]
+                rows.append((name, row))
+    return render_rows(rows, [c.metric for c in table.columns], scores_of)
+
+
+PROBES = (("probe", "MLP"), ("linear", "linear"), ("knn", "kNN"))
+
+
+def probe_columns(layout: Sequence[Table]) -> list[Column]:
+    """The classification columns of every table (those the MLP probe fills)."""
+    return [c for t in layout for c in t.columns if c.protocol == "probe"]
+
+
+def probe_rows(
+    columns: Sequence[Column], records: Sequence[ResultRecord], data_kind: str, scores_of: ScoresOf | None = None
+) -> list[list[str]]:
+    """One row per encoder × probe (MLP, linear, kNN) over the classification columns."""
+    idx = index_records(records)
+    labels = sorted({r.encoder.label for r in records if r.data_kind == data_kind}, key=_sort_key)
+    rows: list[tuple[str, list[Cell]]] = []
     for label in labels:
-        zs = [idx.get((data_kind, label, c.task, "zeroshot")) if c.zero_shot else None for c in table.columns]
-        if any(z is not None for z in zs):
-            cells_zs = [cell_text(z, c.metric) if c.zero_shot else "" for z, c in zip(zs, table.columns, strict=True)]
-            rows.append([f"{label} (ZS)", *cells_zs])
-    return rows
+        for short, title in PROBES:
+            cells = [idx.get((data_kind, label, c.task, short)) for c in columns]
+            if any(r is not None and r.status == "ok" for r in cells):
+                name = f"{label} ({title})"
+                rows.append((name, [Candidate(name, r) if r is not None else None for r in cells]))
+    return render_rows(rows, [c.metric for c in columns], scores_of)
 
 
 def decoding_views(rec: ResultRecord) -> list[tuple[str | None, ResultRecord]]:
@@ -151,10 +235,23 @@ def decoding_views(rec: ResultRecord) -> list[tuple[str | None, ResultRecord]]:
     decodings = rec.protocol.decodings
     if rec.status != "ok" or decodings is None:
         return [(rec.protocol.decoding, rec)]
+    intervals = (rec.bootstrap or {}).get("decodings", {})
     return [
-        (name, replace(rec, summary={m: MetricSummary(v, float("nan"), 1) for m, v in values.items()}))
+        (
+            name,
+            replace(
+                rec,
+                summary={
+                    m: MetricSummary(v, float("nan"), 1, _ci(intervals.get(name, {}).get(m))) for m, v in values.items()
+                },
+            ),
+        )
         for name, values in decodings.items()
     ]
+
+
+def _ci(value: Any) -> tuple[float, float] | None:
+    return (float(value[0]), float(value[1])) if value else None
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
