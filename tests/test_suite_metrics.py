@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -205,3 +207,52 @@ def test_cli_prompt_options_are_per_task_and_recorded(tmp_path: Path, monkeypatc
     assert rec.protocol.params["prompts"]["Tone_300"] == ["a recording of Tone 300.", "the sound of Tone 300"]
     res = runner.invoke(app, [*base, "--popt", "zs_label_rule=camel"])
     assert res.exit_code == 1 and "unknown zero-shot label rule 'camel'" in res.output
+
+
+class WordyTextEncoder(TextEncoder):
+    """Hears the tone a prompt names only when the prompt says "recording"; other wordings are noisier."""
+
+    name = "wordy"
+
+    def embed_text(self, texts):  # type: ignore[no-untyped-def]
+        clean = super().embed_text(texts)
+        noise = [np.random.default_rng(zlib.crc32(t.encode())).normal(0, 3.0, clean.shape[1]) for t in texts]
+        return np.where(np.array(["recording" in t for t in texts])[:, None], clean, clean + np.float32(noise))
+
+
+def test_prompt_sensitivity_scores_each_template_alone_and_their_ensemble(tmp_path: Path) -> None:
+    from bench.encoder import ENCODERS
+
+    _fsd_tones(tmp_path / "FSD50K")
+    templates = ["a recording of {label}.", "the sound of {label}.", "{label}"]
+    popt = {"zs_label_rule": "audioset", "zs_sensitivity_templates": "|".join(templates[1:])}
+    store = ResultsStore(tmp_path / "results")
+
+    def zero_shot(results: str, zs_templates: str) -> float:
+        opts = _opts(
+            tmp_path,
+            roots={"fsd50k": tmp_path / "FSD50K"},
+            protocols=["zeroshot"],
+            popt={**popt, "zs_templates": zs_templates},
+        )
+        run(["wordy"], ["fsd50k"], replace(opts, results_dir=tmp_path / results))
+        rec = ResultsStore(tmp_path / results).find("real", "wordy", "fsd50k", "zeroshot-v1")
+        assert rec is not None
+        return rec.summary["mAP"].mean
+
+    with ENCODERS.registered("wordy", WordyTextEncoder, origin="tests"):
+        reported = zero_shot("results", templates[0])
+        report = store.find("real", "wordy", "fsd50k", "zeroshot-v1").protocol.extra["prompt_sensitivity"]
+        assert report["templates"] == templates  # the task's template first, then the wider set
+        # each template alone is what a run with only that template reports; the ensemble likewise
+        for k, t in enumerate(templates):
+            assert report["per_template"][t]["mAP"] == pytest.approx(zero_shot(f"alone{k}", t), abs=1e-12)
+        assert report["ensemble"]["mAP"] == pytest.approx(zero_shot("all", "|".join(templates)), abs=1e-12)
+    assert report["per_template"][templates[0]]["mAP"] == pytest.approx(reported)
+    values = [v["mAP"] for v in report["per_template"].values()]
+    assert report["spread"]["mAP"] == {
+        "min": pytest.approx(min(values)),
+        "max": pytest.approx(max(values)),
+        "std": pytest.approx(float(np.std(values))),
+    }
+    assert report["spread"]["mAP"]["max"] - report["spread"]["mAP"]["min"] > 0.05  # the wording matters here

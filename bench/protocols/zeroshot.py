@@ -5,6 +5,12 @@ embeddings (one per template), re-normalised, as in CLIP's prompt ensembling. Sc
 cosine similarities; for multi-class tasks the softmax over classes is stored so that
 log loss is defined, and the arg-max is the prediction. Every clip of the evaluation
 folds/split is scored; results are reported per fold (or once for a test split).
+
+Prompt sensitivity: zero-shot numbers move with the wording of the prompt. Beside the
+reported result (the task's templates), the protocol scores every template of a wider set
+(``zs_sensitivity_templates``; default the task's own plus :data:`SENSITIVITY_TEMPLATES`)
+alone and their ensemble, and records each one's metrics and the spread over templates
+(``protocol.prompt_sensitivity`` in the record, a table in the leaderboard).
 """
 
 from __future__ import annotations
@@ -13,12 +19,22 @@ from typing import Any
 
 import numpy as np
 
-from bench.metrics import score
+from bench.metrics import mean_std, score
 from bench.prompts import label_text, parse_templates
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
 from bench.protocols.classification import label_matrix, prediction_table, usable
 from bench.results import FoldResult
 from bench.task import Clip, ZeroShotSpec
+
+SENSITIVITY_TEMPLATES = (
+    "this is a sound of {label}.",
+    "a recording of {label}.",
+    "the sound of {label}.",
+    "an audio clip of {label}.",
+    "{label}",
+    "a sound that is {label}.",
+)
+"""Templates scored one at a time for the prompt-sensitivity report (with the task's own)."""
 
 
 def l2n(x: np.ndarray) -> np.ndarray:
@@ -69,6 +85,12 @@ class ZeroShotProtocol(Protocol):
         label_text(spec.label_rule, "x")  # an unknown rule fails before anything is embedded
         return spec
 
+    def sensitivity_templates(self, ctx: ProtocolContext) -> tuple[str, ...]:
+        """The task's templates first, then the wider set (``zs_sensitivity_templates`` overrides it)."""
+        given = task_option(ctx, "zs_sensitivity_templates")
+        extra = parse_templates(given) if given else SENSITIVITY_TEMPLATES
+        return tuple(dict.fromkeys((*self.spec(ctx).templates, *extra)))
+
     def params(self, ctx: ProtocolContext) -> dict[str, Any]:
         spec = self.spec(ctx)
         return {
@@ -76,6 +98,7 @@ class ZeroShotProtocol(Protocol):
             "label_rule": spec.label_rule,
             "prompts": {c: spec.prompts(c) for c in ctx.dataset.classes},
             "score": "cosine; multi-class softmax at temperature 100 for log loss",
+            "sensitivity_templates": list(self.sensitivity_templates(ctx)),
         }
 
     def groups(self, ctx: ProtocolContext) -> list[tuple[str, list[Clip]]]:
@@ -84,9 +107,11 @@ class ZeroShotProtocol(Protocol):
             return [(f"fold{f}", [c for c in ctx.dataset.clips if c.fold == f]) for f in task.folds]
         return [("test", [c for c in ctx.dataset.clips if c.split in task.test_splits])]
 
-    def run(self, ctx: ProtocolContext) -> ProtocolOutput:
+    def score_groups(
+        self, ctx: ProtocolContext, text: np.ndarray
+    ) -> tuple[list[FoldResult], list[str], list[str], np.ndarray]:
+        """Folds, ids, fold names and class scores of every evaluated clip against class embeddings ``text``."""
         assert ctx.view is not None
-        text = class_text_embeddings(ctx.encoder.embed_text, ctx.dataset.classes, self.spec(ctx))
         multilabel = ctx.task.kind == "multilabel"
         folds, ids, names, all_scores = [], [], [], []
         for name, clips in self.groups(ctx):
@@ -103,9 +128,41 @@ class ZeroShotProtocol(Protocol):
             names += [name] * len(clips)
             all_scores.append(scores.astype(np.float32))
         scores_all = np.concatenate(all_scores) if all_scores else np.zeros((0, len(ctx.dataset.classes)), np.float32)
+        return folds, ids, names, scores_all
+
+    def prompt_sensitivity(self, ctx: ProtocolContext) -> dict[str, Any]:
+        """Each sensitivity template alone and their ensemble: metrics (mean over folds) and the spread."""
+        spec = self.spec(ctx)
+        templates = self.sensitivity_templates(ctx)
+        classes = ctx.dataset.classes
+        prompts = [t.format(label=spec.label_text(c)) for c in classes for t in templates]
+        emb = l2n(np.asarray(ctx.encoder.embed_text(prompts), dtype=np.float32))
+        emb = emb.reshape(len(classes), len(templates), -1)
+
+        def metrics_of(text: np.ndarray) -> dict[str, float]:
+            folds = self.score_groups(ctx, text)[0]
+            return {m: mean_std([f.metrics[m] for f in folds])[0] for m in ctx.task.metrics}
+
+        per_template = {t: metrics_of(emb[:, k]) for k, t in enumerate(templates)}
+        spread = {}
+        for m in ctx.task.metrics:
+            values = np.array([v[m] for v in per_template.values()])
+            spread[m] = {"min": float(values.min()), "max": float(values.max()), "std": float(values.std())}
+        return {
+            "templates": list(templates),
+            "per_template": per_template,
+            "ensemble": metrics_of(l2n(emb.mean(axis=1))),
+            "spread": spread,
+        }
+
+    def run(self, ctx: ProtocolContext) -> ProtocolOutput:
+        assert ctx.view is not None
+        text = class_text_embeddings(ctx.encoder.embed_text, ctx.dataset.classes, self.spec(ctx))
+        folds, ids, names, scores_all = self.score_groups(ctx, text)
         return ProtocolOutput(
             folds=folds,
             predictions=prediction_table(ctx, ids, names, scores_all),
             scores={"scores": scores_all},
             params=self.params(ctx),
+            extra={"prompt_sensitivity": self.prompt_sensitivity(ctx)},
         )

@@ -82,6 +82,29 @@ def _legend() -> list[str]:
     ]
 
 
+def _sensitivity_rows(records: Sequence[ResultRecord], kind: str) -> list[list[str]]:
+    """Zero-shot results with their prompt-sensitivity report: reported, ensemble, range over single templates."""
+    rows = []
+    for r in sorted(records, key=lambda r: (r.task.name, r.encoder.label)):
+        report = r.protocol.extra.get("prompt_sensitivity")
+        if r.data_kind != kind or r.status != "ok" or not report:
+            continue
+        m = r.primary_metric
+        spread = report["spread"][m]
+        rows.append(
+            [
+                r.task.title,
+                r.encoder.label,
+                m,
+                f"{r.summary[m].mean:.4f}",
+                f"{report['ensemble'][m]:.4f} ({len(report['templates'])})",
+                f"{spread['min']:.4f} – {spread['max']:.4f}",
+                f"{spread['std']:.4f}",
+            ]
+        )
+    return rows
+
+
 def _configurations_section(all_records: Sequence[ResultRecord]) -> list[str]:
     """Labels with several encoder configurations: which one the tables show, and the others."""
     shown = shown_configurations(all_records)
@@ -163,6 +186,18 @@ def render(results_dir: Path) -> str:
                 "marks compare rows of the same probe.",
                 "",
                 markdown_table(["Model", *[c.header for c in columns]], probes),
+                "",
+            ]
+        sensitivity = _sensitivity_rows(records, kind)
+        if sensitivity:
+            headers = ["Task", "Model", "Metric", "Task prompt", "Ensemble (templates)", "Single templates", "Std"]
+            out += [
+                "### Zero-shot prompt sensitivity",
+                "",
+                "The reported zero-shot number uses the task's prompt; beside it, the ensemble of a wider template "
+                "set and the range (and std) of each template scored alone (the templates are in the record).",
+                "",
+                markdown_table(headers, sensitivity),
                 "",
             ]
         if other:
