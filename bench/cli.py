@@ -349,7 +349,7 @@ def report_confusion(
     store = ResultsStore(results or paths.results_dir())
 
     def find(label: str) -> Any:
-        for path, rec in store.all():
+        for path, rec in store.shown():  # the configuration the leaderboard shows for the label
             if (
                 rec.data_kind == data
                 and rec.encoder.label == label

@@ -173,12 +173,13 @@ def render(results_dir: Path) -> str:
         probes = probe_rows(columns, records, kind, scores_of)
         other = _other_rows(records, kind, in_tables)
         frac_headers, frac = fraction_rows(records, kind)
-        if not (filled or other or frac):
+        sensitivity = _sensitivity_rows(records, kind)
+        if not (filled or probes or other or frac):
             continue
         out += [f"## {KIND_TITLES[kind]}", ""]
         for table, rows in filled:
             out += [f"### {table.title}", "", markdown_table(table.headers, rows), ""]
-        if any(" (linear)" in r[0] or " (kNN)" in r[0] for r in probes):
+        if any(r[0].endswith((" (linear)", " (kNN)")) for r in probes):
             out += [
                 "### Probes compared: MLP, linear (logistic regression) and kNN (cosine) on the same embeddings",
                 "",
@@ -188,7 +189,6 @@ def render(results_dir: Path) -> str:
                 markdown_table(["Model", *[c.header for c in columns]], probes),
                 "",
             ]
-        sensitivity = _sensitivity_rows(records, kind)
         if sensitivity:
             headers = ["Task", "Model", "Metric", "Task prompt", "Ensemble (templates)", "Single templates", "Std"]
             out += [
