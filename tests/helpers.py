@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -89,3 +90,18 @@ def result_file(results: Path, kind: str, label: str, name: str) -> Path:
     found = sorted((results / kind / safe_name(label)).glob(f"*/{name}"))
     assert len(found) == 1, f"expected one {name} for {label}, found {found}"
     return found[0]
+
+
+# One leaderboard number cell (bench.reports.tables): "mean[ ± std][ [lo, hi]]", wrapped in ** (best) or
+# * (not significantly different from the best), then " °" (untested) and/or " ⚠" (trained on the task's data).
+LEADERBOARD_CELL = re.compile(
+    r"(?P<mark>\*{0,2})(?P<mean>\d\.\d{4})(?: ± (?P<std>\d\.\d{4}))?"
+    r"(?: \[(?P<lo>\d\.\d{3}), (?P<hi>\d\.\d{3})\])?(?P=mark)(?: °)?(?: ⚠)?"
+)
+
+
+def leaderboard_cell(text: str) -> re.Match[str]:
+    """The parts of a leaderboard number cell; fails the test naming the cell when it is not one."""
+    m = LEADERBOARD_CELL.fullmatch(text.strip())
+    assert m is not None, f"not a leaderboard number cell: {text!r}"
+    return m

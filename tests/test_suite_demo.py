@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from helpers import CountingEncoder, result_file
+from helpers import CountingEncoder, leaderboard_cell, result_file
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -94,10 +94,11 @@ def test_run_fills_every_classification_and_zero_shot_column(tmp_path: Path, mon
     board = (tmp_path / "leaderboard.md").read_text()
     row = next(line for line in board.splitlines() if line.startswith("| logmel |"))
     cells = [c.strip() for c in row.strip("|").split("|")][1:6]
-    assert all(re.fullmatch(r"\d\.\d{4} ± \d\.\d{4}", c) for c in cells), row  # ESC-50 … TAU, all filled
+    # ESC-50 … TAU, all filled: mean ± std over folds or trials and the bootstrap interval of the mean
+    assert all(leaderboard_cell(c)["std"] and leaderboard_cell(c)["lo"] for c in cells), row
     assert "| logmel (ZS) | n/a | n/a | n/a | n/a | n/a |" in board
     zs = next(line for line in board.splitlines() if line.startswith("| hashtext (ZS) |"))
-    assert all(re.fullmatch(r"\d\.\d{4}( ± \d\.\d{4})?", c.strip()) for c in zs.strip("|").split("|")[1:6]), zs
+    assert all(leaderboard_cell(c) for c in zs.strip("|").split("|")[1:6]), zs
     vgg = json.loads(result_file(tmp_path / "results", "demo", "logmel", "vggsound.probe-mlp-v1.json").read_text())
     assert vgg["data"]["n_missing"] > 0 and len(vgg["missing_files"]) == vgg["data"]["n_missing"]
     assert {"mAP", "accuracy"} <= set(vgg["summary"]) and len(vgg["folds"]) == 3

@@ -214,6 +214,9 @@ class LinearProbeProtocol(ShallowProbeProtocol):
     def fitter(
         self, ctx: ProtocolContext, x: np.ndarray, y: np.ndarray, n_classes: int, seed: int
     ) -> Callable[[Any], Scorer]:
+        # float64 throughout: scikit-learn fits float32 input in float32, whose probabilities miss
+        # summing to one by ~1e-7 (log loss then warns and renormalises)
+        x = x.astype(np.float64)
         mean, std = x.mean(axis=0), x.std(axis=0) + 1e-8
         z = (x - mean) / std
         max_iter = self.options(ctx).linear_max_iter
@@ -233,7 +236,7 @@ class LinearProbeProtocol(ShallowProbeProtocol):
 
                 def scores(q: np.ndarray) -> np.ndarray:
                     out = np.zeros((len(q), n_classes))
-                    out[:, cols] = lr.predict_proba((q - mean) / std)
+                    out[:, cols] = lr.predict_proba((q.astype(np.float64) - mean) / std)
                     return out
 
                 return scores
@@ -243,7 +246,7 @@ class LinearProbeProtocol(ShallowProbeProtocol):
                 per_class.append(float(column.mean()) if column.min() == column.max() else model(column))
 
             def scores_ml(q: np.ndarray) -> np.ndarray:
-                zq = (q - mean) / std
+                zq = (q.astype(np.float64) - mean) / std
                 cols = [np.full(len(q), m) if isinstance(m, float) else m.predict_proba(zq)[:, 1] for m in per_class]
                 return np.stack(cols, axis=1) if cols else np.zeros((len(q), 0))
 
