@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import CountingEncoder
+from helpers import CountingEncoder, result_file
 from scipy.signal import resample_poly
 from typer.testing import CliRunner
 
@@ -50,7 +50,9 @@ def test_hearbaseline_naive_runs_on_demo_esc50(tmp_path: Path, monkeypatch: pyte
         ],
     )
     assert res.exit_code == 0, res.output
-    rec = json.loads((tmp_path / "results/demo/hear_hearbaseline.naive/esc50.probe-mlp-v1.json").read_text())
+    rec = json.loads(
+        result_file(tmp_path / "results", "demo", "hear:hearbaseline.naive", "esc50.probe-mlp-v1.json").read_text()
+    )
     assert rec["encoder"]["options"]["shims"] == ["librosa-positional-mel"]  # 2021 code on librosa 0.11
     assert rec["encoder"]["embedding_dim"] == 4096 and rec["encoder"]["sample_rate"] == 44100
     assert len(rec["folds"]) == 5 and 0 <= rec["summary"]["accuracy"]["mean"] <= 1
