@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from fixtures import write_esc50, write_us8k
-from helpers import leaderboard_cell
+from helpers import leaderboard_cell, result_file
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -113,7 +113,9 @@ def test_all_four_baselines_land_in_the_leaderboard(
         assert label in rows, demo
         assert all(0 <= float(leaderboard_cell(v)["mean"]) <= 1 for v in rows[label]), rows[label]
         assert rows[f"{label} (ZS)"] == ["n/a", "n/a"]
-    sup = json.loads((tmp_path / "results/demo/supervised/esc50.supervised-resnet18-v1.json").read_text())
+    sup = json.loads(
+        result_file(tmp_path / "results", "demo", "supervised", "esc50.supervised-resnet18-v1.json").read_text()
+    )
     assert sup["protocol"]["short"] == "probe" and sup["protocol"]["preset"] == "demo" and len(sup["folds"]) == 3
     assert sup["timings"]["encoder_calls"] == 0  # nothing was extracted for it
     assert not (tmp_path / ".bench" / "cache" / "supervised").exists()

@@ -75,7 +75,7 @@ def test_weights_fetch_from_a_local_url_then_used_by_default(demo: Path, tmp_pat
         ],
     )
     assert res.exit_code == 0, res.output
-    rec = json.loads(next((tmp_path / "results" / "demo").glob("*/esc10.zeroshot-v1.json")).read_text())
+    rec = json.loads(next((tmp_path / "results" / "demo").glob("*/*/esc10.zeroshot-v1.json")).read_text())
     assert rec["status"] == "n/a" and "not found" in rec["reason"]
 
 
