@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from bench.metrics import get_metric, score
 from bench.progress import progress_bar
@@ -179,7 +180,12 @@ class ShallowProbeProtocol(Protocol):
         )
         n_classes = len(ctx.dataset.classes)
         folds, ids, names, all_scores = [], [], [], []
-        with progress_bar(f"{self.short} {ctx.task.name}", total=len(splits), enabled=ctx.show_progress) as advance:
+        # one BLAS thread, as the MLP probe uses one torch thread: the matrices are small, and on a
+        # busy machine idle BLAS threads spin-wait (measured: ~60x the CPU time of one thread)
+        with (
+            threadpool_limits(limits=1),
+            progress_bar(f"{self.short} {ctx.task.name}", total=len(splits), enabled=ctx.show_progress) as advance,
+        ):
             for split in splits:
                 fold, test_ids, scores = self.run_split(ctx, split)
                 folds.append(fold)
