@@ -119,9 +119,10 @@ def test_demo_run_end_to_end_lands_wav2clip_rows_with_zero_shot(demo: Path, tmp_
     assert res.exit_code == 0, res.output
     assert "distilling a demo model" not in res.output
     board = (tmp_path / "leaderboard.md").read_text()
+    table2 = board.split("### Table 2")[1].split("\n### ")[0]  # the probes table has rows of its own
     rows = {
         line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
-        for line in board.splitlines()
+        for line in table2.splitlines()
         if line.startswith("| wav2clip")
     }
     assert set(rows) == {"wav2clip[demo]", "wav2clip[demo] (ZS)"}
