@@ -28,6 +28,7 @@ AUDIT_VERSION = 1
 FEW_TRAIN = 5
 NEAR_SILENT_DBFS = -60.0
 EXAMPLES = 5
+MAX_PAIRS = 100  # leakage pairs kept in a record (all are counted)
 FLAGS = {
     "unseen-test-classes": "a test fold or split holds classes with no training example there",
     "leakage": "identical audio on both sides of a split",
@@ -173,7 +174,8 @@ def check_leakage(audit: Audit, stats: dict[str, ClipStats], split_sides: list[S
         audit.notes.append(
             f"{len(repeats)} set(s) of identical clips (same side of every split), e.g. {' = '.join(repeats[0][:3])}"
         )
-    audit.details["leakage_pairs"] = [list(p) for p in pairs]
+    audit.details["leakage_pairs"] = [list(p) for p in pairs[:MAX_PAIRS]]
+    audit.details["leakage_pair_count"] = len(pairs)
     audit.details["identical_sets"] = len(repeats)
 
 
@@ -260,7 +262,8 @@ def run_audit(task: TaskSpec, dataset: Dataset, stats: dict[str, ClipStats] | No
         ids = [m.id for m in dataset.missing]
         audit.notes.insert(0, f"{len(ids)} file(s) listed in the metadata are missing, left out: {_shown(ids)}")
     missing = f" ({len(dataset.missing)} missing)" if dataset.missing else ""
-    overview = f"{len(dataset.clips)} clips{missing}, {len(dataset.classes)} classes, {scheme}"
+    classes = f", {len(dataset.classes)} classes" if task.kind in ("multiclass", "multilabel") else ""
+    overview = f"{len(dataset.clips)} clips{missing}{classes}, {scheme}"
     audio = audit.details.get("audio_overview")
     audit.details["overview"] = overview + (f"; {audio}" if audio else "")
     return audit

@@ -30,6 +30,9 @@ app.add_typer(train_app, name="train")
 app.add_typer(weights_app, name="weights")
 
 
+SOURCE_EXAMPLES = {"csv": "csv:PATH/labels.csv", "files": "'files:DIR/{label}_{group}_{index}.wav'"}
+
+
 def _split(values: str) -> list[str]:
     return [v.strip() for v in values.split(",") if v.strip()]
 
@@ -217,7 +220,7 @@ def encoders() -> None:
 @app.command()
 def tasks() -> None:
     """List tasks with their kind, protocol and metrics."""
-    from bench.task import TASKS, all_task_names
+    from bench.task import TASK_SOURCES, TASKS, all_task_names
 
     in_all = set(all_task_names())
     for name in TASKS.names():
@@ -230,6 +233,10 @@ def tasks() -> None:
         typer.echo(
             f"{name:<14} {spec.kind:<22} {', '.join(spec.metrics):<28} "
             f"{scheme:<34} {'' if name in in_all else '(not in all)'}"
+        )
+    for prefix in TASK_SOURCES.names():
+        typer.echo(
+            f"{prefix + ':…':<14} your own dataset, e.g. --task {SOURCE_EXAMPLES.get(prefix, prefix + ':ARGUMENT')}"
         )
 
 

@@ -163,10 +163,11 @@ def decode_problem(path: Path, data: bytes, exc: UnicodeDecodeError, encoding: s
         if chosen
         else "the file's own layout is in this encoding; is the file damaged or from another release?"
     )
+    name = "UTF-8" if _is_utf8(encoding) else encoding
     return Problem(
         "encoding",
         str(path),
         line,
-        f"not valid {encoding}: byte 0x{bad} at offset {exc.start} (column {column}) cannot be decoded",
+        f"not {name}: byte 0x{bad} at offset {exc.start} (column {column}) cannot be decoded",
         fix,
     )

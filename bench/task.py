@@ -238,9 +238,12 @@ def resolve_task_names(spec: str | Sequence[str]) -> list[str]:
     """Comma-separated task names (``all``: every task in ``all``), each validated (did-you-mean)."""
     names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
     out: list[str] = []
+    built: dict[str, str] = {}  # task name → the name given (two sources must not make one task name)
     for n in names:
         for m in all_task_names() if n == "all" else [n]:
-            get_task(m)  # validate early, with did-you-mean
+            name = get_task(m).name  # validate early, with did-you-mean
+            if built.setdefault(name, m) != m:
+                raise ValueError(f"{built[name]} and {m} are both named {name!r}; give one another with :name=NAME")
             if m not in out:
                 out.append(m)
     return out

@@ -32,8 +32,10 @@ def read_rows(
     header: bool = True,
     fieldnames: Sequence[str] | None = None,
     problems: Problems | None = None,
+    strip: bool = True,
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) with a real CSV parser (quoted commas); fields are stripped.
+    """Yield (line number, row) with a real CSV parser (quoted commas); fields are stripped unless ``strip`` is False
+    (a layout whose values may begin with a space, e.g. Clotho's file names).
 
     ``encoding`` None: the user's ``--encoding`` or UTF-8. With ``problems`` given, a
     malformed row is recorded there and skipped; without, it raises :class:`MetadataError`.
@@ -61,7 +63,7 @@ def read_rows(
             absent = [k for k, v in row.items() if v is None and k in required]
             _malformed(problems, path, line, f"missing field(s) {absent}", "complete the row or remove it")
             continue
-        yield line, {k: (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
+        yield line, {k: (v.strip() if strip and isinstance(v, str) else v) for k, v in row.items()}
 
 
 def _header(path: Path, names: Sequence[str], required: Sequence[str]) -> list[str]:

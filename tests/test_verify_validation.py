@@ -158,7 +158,7 @@ def test_missing_files_are_printed_when_a_run_starts(tmp_path: Path, monkeypatch
     res = runner.invoke(
         app,
         ["run", "-e", "logmel", "-t", "esc50", "--root", f"esc50={root}", "--quiet", "--no-leaderboard"]
-        + ["--popt", "max_epochs=3", "--no-audit"],
+        + ["--popt", "max_epochs=3"],
     )
     assert res.exit_code == 0, res.output
     line = next(ln for ln in res.output.splitlines() if "missing" in ln and "listed in the metadata" in ln)
