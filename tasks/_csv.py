@@ -187,3 +187,46 @@ class FileRows:
                 "keep one row per file",
             )
         return False
+
+
+class NumberedFoldRows:
+    """The checks shared by layouts with official folds and numbered classes (ESC-50, UrbanSound8K).
+
+    A row is accepted when its file name and class name are set, its fold is an official one,
+    its class number has one name throughout, and its file has no earlier row (:class:`FileRows`).
+    """
+
+    def __init__(self, path: Path, problems: Problems, folds: Sequence[int], number: str, fold_fix: str) -> None:
+        self.path = path
+        self.problems = problems
+        self.folds = tuple(folds)
+        self.number = number
+        self.fold_fix = fold_fix
+        self.names: dict[int, tuple[str, int]] = {}  # class number → (name, line first seen)
+        self.files = FileRows(path, problems)
+
+    def accept(
+        self, line: int, filename: str, fold: int, number: int, name: str, rest: tuple[object, ...] = ()
+    ) -> bool:
+        if not filename or not name:
+            self.problems.add("malformed row", self.path, line, "empty file name or class name", "complete the row")
+            return False
+        if fold not in self.folds:
+            official = f"{self.folds[0]}..{self.folds[-1]}"
+            message = f"{filename}: fold must be {official} (the official folds), got {fold}"
+            self.problems.add("fold out of range", self.path, line, message, self.fold_fix)
+            return False
+        known, first = self.names.setdefault(number, (name, line))
+        if known != name:
+            self.problems.add(
+                "unknown label",
+                self.path,
+                line,
+                f"{self.number} {number} is {name!r} here but {known!r} at line {first}",
+                f"one {self.number} must have one name; fix the row",
+            )
+            return False
+        return self.files.add(filename, line, fold, f"{number} ({name})", rest)
+
+    def class_names(self, numbers: Sequence[int]) -> list[str]:
+        return [self.names[n][0] for n in numbers]

@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.audio import ClipPolicy
 from bench.remote import ContentFile, DownloadSpec, RemoteFile
 from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
-from tasks._csv import FileRows, Problems, parse_bool, read_int, read_rows
+from tasks._csv import NumberedFoldRows, Problems, parse_bool, read_int, read_rows
 
 COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
 FOLDS = (1, 2, 3, 4, 5)
@@ -24,45 +24,27 @@ def load(root: Path, esc10_only: bool = False) -> Dataset:
     root = Path(root)
     csv_path = root / "meta" / "esc50.csv"
     rows = []
-    vocab: dict[int, tuple[str, int]] = {}  # target → (category, line first seen)
     problems = Problems()
-    files = FileRows(csv_path, problems)
+    checked = NumberedFoldRows(
+        csv_path,
+        problems,
+        FOLDS,
+        "target",
+        "fix the fold (a clip outside 1..5 would be trained on in every fold but never tested)",
+    )
     for line, row in read_rows(csv_path, COLUMNS, problems=problems):
         target = read_int(row["target"], csv_path, line, "target", problems)
         fold = read_int(row["fold"], csv_path, line, "fold", problems)
         esc10 = parse_bool(row["esc10"], csv_path, line, "esc10", problems)
-        category, filename = row["category"], row["filename"]
         if target is None or fold is None or esc10 is None:
             continue
-        if not filename or not category:
-            problems.add("malformed row", csv_path, line, "empty filename or category", "complete the row")
-            continue
-        if fold not in FOLDS:
-            problems.add(
-                "fold out of range",
-                csv_path,
-                line,
-                f"{filename}: fold must be 1..5 (the official folds), got {fold}",
-                "fix the fold (a clip outside 1..5 would be trained on in every fold but never tested)",
-            )
-            continue
-        known, first = vocab.setdefault(target, (category, line))
-        if known != category:
-            problems.add(
-                "unknown label",
-                csv_path,
-                line,
-                f"target {target} is {category!r} here but {known!r} at line {first}",
-                "one target number must have one category name; fix the row",
-            )
-            continue
-        if files.add(filename, line, fold, f"{target} ({category})"):
-            rows.append((filename, fold, target, esc10, row["src_file"]))
+        if checked.accept(line, row["filename"], fold, target, row["category"]):
+            rows.append((row["filename"], fold, target, esc10, row["src_file"]))
     if esc10_only:
         rows = [r for r in rows if r[3]]
     targets = sorted({r[2] for r in rows})
     remap = {t: i for i, t in enumerate(targets)}
-    classes = [vocab[t][0] for t in targets]
+    classes = checked.class_names(targets)
     clips, missing = [], []
     for filename, fold, target, _esc10, src in rows:
         path = root / "audio" / filename

@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.audio import ClipPolicy
 from bench.remote import DownloadSpec, RemoteFile, zenodo
 from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
-from tasks._csv import FileRows, Problems, read_int, read_rows
+from tasks._csv import NumberedFoldRows, Problems, read_int, read_rows
 
 COLUMNS = ("slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class")
 FOLDS = tuple(range(1, 11))
@@ -23,40 +23,21 @@ FOLDS = tuple(range(1, 11))
 def load(root: Path) -> Dataset:
     root = Path(root)
     csv_path = root / "metadata" / "UrbanSound8K.csv"
-    vocab: dict[int, tuple[str, int]] = {}  # classID → (class, line first seen)
     rows = []
     problems = Problems()
-    files = FileRows(csv_path, problems)
+    checked = NumberedFoldRows(
+        csv_path, problems, FOLDS, "classID", "fix the fold (the audio lives in audio/fold1..fold10)"
+    )
     for line, row in read_rows(csv_path, COLUMNS, problems=problems):
         cid = read_int(row["classID"], csv_path, line, "classID", problems)
         fold = read_int(row["fold"], csv_path, line, "fold", problems)
-        name, filename = row["class"], row["slice_file_name"]
-        if cid is None or fold is None:
-            continue
-        if not filename or not name:
-            problems.add("malformed row", csv_path, line, "empty slice_file_name or class", "complete the row")
-            continue
-        if fold not in FOLDS:
-            problems.add(
-                "fold out of range",
-                csv_path,
-                line,
-                f"{filename}: fold must be 1..10 (the official folds), got {fold}",
-                "fix the fold (the audio lives in audio/fold1..fold10)",
-            )
-            continue
-        known, first = vocab.setdefault(cid, (name, line))
-        if known != name:
-            problems.add(
-                "unknown label",
-                csv_path,
-                line,
-                f"classID {cid} is {name!r} here but {known!r} at line {first}",
-                "one classID must have one class name; fix the row",
-            )
-            continue
-        if files.add(filename, line, fold, f"{cid} ({name})", (row["fsID"], row["start"], row["end"], row["salience"])):
-            rows.append((filename, fold, cid, row["fsID"], row["salience"]))
+        rest = (row["fsID"], row["start"], row["end"], row["salience"])
+        if (
+            cid is not None
+            and fold is not None
+            and checked.accept(line, row["slice_file_name"], fold, cid, row["class"], rest)
+        ):
+            rows.append((row["slice_file_name"], fold, cid, row["fsID"], row["salience"]))
     ids = sorted({r[2] for r in rows})
     remap = {c: i for i, c in enumerate(ids)}
     clips, missing = [], []
@@ -69,7 +50,7 @@ def load(root: Path) -> Dataset:
         clips.append(
             Clip(id=rel, path=path, target=remap[cid], fold=fold, group=f"fs{fsid}", extra={"salience": salience})
         )
-    dataset = Dataset(task="urbansound8k", root=root, clips=clips, classes=[vocab[c][0] for c in ids], missing=missing)
+    dataset = Dataset(task="urbansound8k", root=root, clips=clips, classes=checked.class_names(ids), missing=missing)
     problems.raise_if_any(dataset)
     return dataset
 
