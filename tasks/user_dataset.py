@@ -142,6 +142,9 @@ def read_csv(csv_path: Path, sep: str) -> Parsed:
             parsed.problems.add("malformed row", csv_path, line, "empty file or label", "complete the row or remove it")
             continue
         split = get["split"] or None
+        if cols["split"] and split is None and not get["fold"]:
+            parsed.problems.add("malformed row", csv_path, line, "empty split", "give every row train, val or test")
+            continue
         if split is not None and split.lower() not in SPLITS:
             parsed.problems.add(
                 "malformed row", csv_path, line, f"split must be train, val or test, got {split!r}", "fix the split"
