@@ -275,7 +275,7 @@ def audit_note(audit: Audit | None, protocol: Protocol) -> str:
     """What follows a flagged cell's number in the run output ("" for a clean one)."""
     if audit is None or not protocol.trains or not audit.flags:
         return ""
-    return f"  ⚠ audit: {', '.join(audit.flags)} (see the audit above; marked in leaderboard.md)"
+    return f"  ⚑ audit: {', '.join(audit.flags)} (see the audit above; marked in leaderboard.md)"
 
 
 def _embed_shard(

@@ -57,7 +57,7 @@ def test_class_disjoint_folds_warned_recorded_and_marked(tmp_path: Path, monkeyp
         assert f"no training example: {', '.join(classes)}" in line and "class-disjoint" in line
     probe_line = next(ln for ln in out.splitlines() if re.search(r"esc50\s+probe\s+ok", ln))
     assert out.index("WARNING fold 1") < out.index(probe_line)  # printed before any protocol ran
-    assert "accuracy 0.0000 ± 0.0000" in probe_line and "⚠ audit: unseen-test-classes" in probe_line
+    assert "accuracy 0.0000 ± 0.0000" in probe_line and "⚑ audit: unseen-test-classes" in probe_line
 
     record = json.loads((tmp_path / "results" / "real" / "logmel" / "esc50.probe-mlp-v1.json").read_text())
     audit = record["audit"]
@@ -69,8 +69,8 @@ def test_class_disjoint_folds_warned_recorded_and_marked(tmp_path: Path, monkeyp
     board = (tmp_path / "leaderboard.md").read_text()
     real = board.split("## Real datasets")[1].split("## Paper reference")[0]
     row = next(ln for ln in real.splitlines() if ln.startswith("| logmel |"))
-    assert "| 0.0000 ⚠ |" in row
-    assert "### ⚠ Dataset audit warnings" in real and "**ESC-50**: fold 1 tests 2 class(es)" in real
+    assert "| 0.0000 ⚑ |" in row
+    assert "### ⚑ Dataset audit warnings" in real and "**ESC-50**: fold 1 tests 2 class(es)" in real
 
 
 def test_zero_shot_cells_are_not_flagged_by_training_side_problems(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def _paper_section(path: Path, layout: list[Table]) -> list[str]:
 
 
 def _audit_section(records: list[ResultRecord], kind: str) -> list[str]:
-    """The footnote for the cells marked ⚠: each flagged dataset's audit warnings, once per task."""
+    """The footnote for the cells marked ⚑: each flagged dataset's audit warnings, once per task."""
     notes: dict[str, list[str]] = {}
     for r in sorted(records, key=lambda r: (r.task.name, r.data.checksum)):
         if r.data_kind == kind and audit_flags(r):

@@ -28,7 +28,7 @@ TABLE_TITLES = {
     "table3": "Table 3: audio captioning (Clotho evaluation)",
     "datasets": "Your datasets (`--task csv:…` / `files:…`)",
 }
-AUDIT_MARK = "⚠"  # a cell whose dataset audit flagged it (footnote under the tables)
+AUDIT_MARK = "⚑"  # a cell the dataset audit flagged (a flag, kept distinct from the other marks; footnote below)
 ROW_ORDER = ["logmel", "supervised", "openl3", "yamnet", "wav2clip"]
 
 
