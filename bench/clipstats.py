@@ -4,7 +4,9 @@
 verify to find empty, unreadable and non-finite files, the audit to find silent clips,
 identical audio on both sides of a split, and how much the clip policy pads or crops. The
 scan decodes every file once (in background threads) and is cached under the embedding
-store's folder, keyed by the dataset checksum, so a second run or another encoder costs no
+store's folder, one file per dataset folder; a clip's numbers are reused only while its file
+(resolved path, size, modification time) is unchanged, so a file repaired in place, or another
+copy with the same names and sizes, is measured anew. A second run or another encoder costs no
 decoding.
 """
 
@@ -23,7 +25,7 @@ from bench.prefetch import decode_ahead
 from bench.progress import progress_bar
 from bench.task import Clip, Dataset
 
-SCAN_VERSION = 1
+SCAN_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,17 @@ def measure(path: Path) -> ClipStats:
 
 
 def _cache_path(cache_dir: Path, dataset: Dataset) -> Path:
-    return cache_dir / "clipstats" / f"{dataset.task}-{dataset.checksum()}.json"
+    folder = hashlib.sha256(str(Path(dataset.root).resolve()).encode()).hexdigest()[:8]
+    return cache_dir / "clipstats" / f"{dataset.task}-{dataset.checksum()}-{folder}.json"
+
+
+def _stamp(path: Path) -> list[str | int]:
+    """What must be unchanged for a cached measurement to stand (the file's identity, not its content)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return [str(path), -1, -1]
+    return [str(path.resolve()), st.st_size, st.st_mtime_ns]
 
 
 def scan(
@@ -98,8 +110,11 @@ def scan(
         try:
             stored = json.loads(cache.read_text())
             if stored.get("version") == SCAN_VERSION:
-                known = {k: ClipStats(**v) for k, v in stored["clips"].items()}
-        except (json.JSONDecodeError, TypeError, KeyError):
+                stamps = {c.id: _stamp(c.path) for c in dataset.clips}
+                known = {
+                    k: ClipStats(**v["stats"]) for k, v in stored["clips"].items() if v.get("stamp") == stamps.get(k)
+                }
+        except (json.JSONDecodeError, TypeError, KeyError, AttributeError):
             known = {}  # a damaged cache is measured again
     todo: list[Clip] = [c for c in dataset.clips if c.id not in known]
     if todo:
@@ -110,5 +125,6 @@ def scan(
                 advance(1)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(cache, {"version": SCAN_VERSION, "clips": {k: asdict(v) for k, v in known.items()}})
+            clips = {c.id: {"stamp": _stamp(c.path), "stats": asdict(known[c.id])} for c in dataset.clips}
+            atomic_write_json(cache, {"version": SCAN_VERSION, "clips": clips})
     return {c.id: known[c.id] for c in dataset.clips}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -125,3 +126,32 @@ def test_silence_padding_rates_and_few_examples_are_summarised(tmp_path: Path, m
     monkeypatch.setattr(clipstats, "measure", counting)
     again = audit_dataset(task, dataset, cache_dir=tmp_path / "cache", show_progress=False)
     assert calls["n"] == 0 and again.details == audit.details  # the scan is cached per dataset
+
+
+def test_cached_scan_follows_file_changes_and_other_copies(tmp_path: Path) -> None:
+    """A clip repaired in place at the same size, or another copy with the same names and sizes, is measured anew."""
+    root = write_esc50(tmp_path / "E", ESC_TARGETS, per_fold=1)
+    victim = sorted((root / "audio").glob("*.wav"))[3]
+    broken = np.zeros(800, np.float32)
+    broken[10] = np.nan
+    sf.write(victim, broken, 8000, subtype="FLOAT")
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    task = get_task("esc50")
+    cache = tmp_path / "cache"
+    first = audit_dataset(task, task.loader(root), cache_dir=cache, show_progress=False)
+    assert first.details["problems"] == {"non-finite": 1}
+
+    size = victim.stat().st_size
+    sf.write(copy / "audio" / victim.name, tone(440, 0.1, 8000, 3), 8000, subtype="FLOAT")  # repaired in the copy
+    assert (copy / "audio" / victim.name).stat().st_size == size  # same names and sizes: same dataset checksum
+    assert task.loader(copy).checksum() == task.loader(root).checksum()
+    other = audit_dataset(task, task.loader(copy), cache_dir=cache, show_progress=False)
+    assert other.details["problems"] == {}
+
+    before = victim.stat().st_mtime_ns
+    sf.write(victim, tone(440, 0.1, 8000, 3), 8000, subtype="FLOAT")  # repaired in place, same size
+    os.utime(victim, ns=(before + 10**9, before + 10**9))  # a later edit (coarse file clocks could repeat `before`)
+    assert victim.stat().st_size == size
+    again = audit_dataset(task, task.loader(root), cache_dir=cache, show_progress=False)
+    assert again.details["problems"] == {}
