@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -52,6 +52,16 @@ class Encoder(ABC):
     embedding_dim: int = 0
     frame_hop_s: float = 1.0
     preferred_batch_size: int = 8
+    # What the weights were trained on, in a few words ("none" for weight-free encoders).
+    # Recorded in every result so a train/test overlap (e.g. AudioSet weights scored on an
+    # AudioSet-derived task) can be flagged where the number is shown.
+    training_data: str = "not declared"
+    # A promise checked by `bench check-encoder`: a clip's embedding does not depend on the
+    # other clips passed in the same call (DESIGN: batching must not change an embedding).
+    batch_independent: bool = True
+    # Option sets that change the numbers; `bench check-encoder` builds each one and checks
+    # that the fingerprint changes with the embedding (a stale cache otherwise reuses old numbers).
+    check_variants: ClassVar[tuple[dict[str, Any], ...]] = ()
 
     def options(self) -> dict[str, Any]:
         """Options that change the numbers (recorded and fingerprinted)."""
@@ -103,6 +113,7 @@ class Encoder(ABC):
             "weights": self.weights_id(),
             "options": self.options(),
             "capabilities": sorted(capabilities(self)),
+            "training_data": self.training_data,
         }
 
     @abstractmethod
@@ -166,6 +177,8 @@ ENCODERS.register("yamnet", "encoders.yamnet:YAMNetEncoder", origin="bench built
 ENCODERS.register("openl3", "encoders.openl3:OpenL3Encoder", origin="bench built-in")
 ENCODERS.register("supervised", "encoders.supervised:SupervisedEncoder", origin="bench built-in")
 ENCODERS.register("hear", "encoders.hear:HearEncoder", origin="bench built-in")
+ENCODERS.register("crepe", "encoders.crepe:CrepeEncoder", origin="bench built-in")
+ENCODERS.register("birdnet", "encoders.birdnet:BirdNETEncoder", origin="bench built-in")
 
 
 def get_encoder(spec: str, **options: Any) -> Encoder:
