@@ -15,7 +15,7 @@ real pretrained weights. Its definition follows the HEAR 2021 baseline
 * frames: native frames every ``timestamp_hop_s`` = 0.05 s (HEAR's timestamp hop), averaged
   into bench's ``window_s`` windows by their centres (:mod:`encoders._frames`).
 
-The hop sets the cost: the ``full`` model costs about 40 ms per frame on 2 CPU cores, so a
+The hop sets the cost: the ``full`` model costs about 35 ms of CPU time per frame, so a
 5-s clip is ~1 s at the 0.25 s hop and ~20 s at torchcrepe's default 10 ms hop.
 
 Unlike ``torchcrepe.embed`` (one clip at a time, a module-level model singleton), frames of
