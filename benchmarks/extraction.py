@@ -7,7 +7,8 @@ is generated if needed):
     .venv/bin/python benchmarks/extraction.py --encoder crepe,birdnet --task esc50
 
 load = building the encoder's model (its first call, on 1 s of silence); cold = empty
-embedding store (decode + resample + encoder); warm = same store again (the
+embedding store (decode + resample + encoder; also the process's CPU time per clip, which a
+busy shared machine does not inflate as much as wall time); warm = same store again (the
 encoder is not called). Encoders run one after the other in this process; peak memory is the
 process's maximum resident set size so far (it only grows). ``--limit N`` measures the first N
 clips only (and skips the probe).
@@ -51,11 +52,12 @@ def measure(name: str, task_name: str, dataset: Dataset, device: str, batch_size
         store = EmbeddingStore(tmp)
         for phase in ("cold", "warm"):
             stats = ExtractionStats()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             view = extract(encoder, dataset, store, task.clip_policy, batch_size=batch_size, workers=workers,
                            show_progress=False, stats=stats)
-            dt = time.perf_counter() - t0
+            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
             report[phase] = {"seconds": round(dt, 3), "clips_per_s": round(len(dataset.clips) / dt, 2),
+                             "cpu_s_per_clip": round(cpu / max(1, len(dataset.clips)), 4),
                              "encoder_calls": stats.encoder_calls, "audio_s_per_s": round(stats.audio_seconds / dt, 1)}
         assert view is not None
         if probe:
@@ -99,7 +101,7 @@ def main() -> None:
 
 def _short(value: object) -> str:
     if isinstance(value, dict):
-        return f"{value['clips_per_s']} clips/s ({value['seconds']} s)"
+        return f"{value['clips_per_s']} clips/s ({value['seconds']} s, {value['cpu_s_per_clip']} CPU s/clip)"
     return str(value)
 
 
