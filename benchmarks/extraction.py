@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.datasets import resolve_dataset
 from bench.encoder import get_encoder
 from bench.extract import ExtractionStats, extract
 from bench.protocols import ProtocolContext, get_protocol
-from bench.runner import RunOptions, resolve_dataset
 from bench.store import EmbeddingStore
 from bench.task import Dataset, get_task
 
@@ -84,7 +84,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = ap.parse_args()
 
-    dataset = resolve_dataset(get_task(args.task), RunOptions(data_root=args.data_root, show_progress=False))
+    dataset = resolve_dataset(get_task(args.task), data_root=args.data_root)
     if args.limit is not None:
         keep = {c.id for c in dataset.clips[: args.limit]}
         dataset = dataset.subset(lambda c: c.id in keep)

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.encoder import Encoder, FrameEmbeddings, sha256_file
+from bench.encoder import Encoder, FrameEmbeddings
+from bench.hashing import sha256_file
 from bench.frameworks import module_available
 from encoders._frames import pool_to_windows
 
