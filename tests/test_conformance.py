@@ -76,7 +76,7 @@ def _demo_wav2clip(tmp_path: Path) -> dict[str, Any]:
     import torch
 
     from encoders.wav2clip.checkpoint import save_official
-    from encoders.wav2clip.demo import mark_demo_weights
+    from encoders.wav2clip.run_meta import mark_demo_weights
     from encoders.wav2clip.model import Wav2CLIPAudio
 
     torch.manual_seed(0)

@@ -58,8 +58,21 @@ def test_crepe_and_birdnet_on_fsdd_spoken_digits(tmp_path: Path, monkeypatch: py
     per_cell = int(os.environ.get("BENCH_FSDD_PER_CELL", "2"))
     data = esc50_layout(fsdd, tmp_path / "FSDD-as-ESC-50", per_cell)
     monkeypatch.chdir(tmp_path)
-    res = CliRunner().invoke(app, ["run", "--encoder", "crepe,birdnet", "--task", "esc50", "--root", f"esc50={data}",
-                                   "--protocol", "probe", "--quiet"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--encoder",
+            "crepe,birdnet",
+            "--task",
+            "esc50",
+            "--root",
+            f"esc50={data}",
+            "--protocol",
+            "probe",
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     results = Path(os.environ["BENCH_RESULTS"])
     for name in ("crepe", "birdnet"):
@@ -67,7 +80,10 @@ def test_crepe_and_birdnet_on_fsdd_spoken_digits(tmp_path: Path, monkeypatch: py
         assert rec["data"]["kind"] == "real" and rec["data"]["n_clips"] == 60 * per_cell
         assert rec["encoder"]["label"] == name and len(rec["folds"]) == 5
         acc = rec["summary"]["accuracy"]
-        print(f"FSDD ({60 * per_cell} clips, speaker-independent folds) {name}: accuracy {acc['mean']:.4f} ± {acc['std']:.4f}")
+        print(
+            f"FSDD ({60 * per_cell} clips, speaker-independent folds) {name}: "
+            f"accuracy {acc['mean']:.4f} ± {acc['std']:.4f}"
+        )
         # ten digits: chance is 0.1. Seen here with 120 clips: crepe 0.22 ± 0.05 (a pitch model: little
         # about which digit, across speakers), birdnet 0.53 ± 0.09.
         assert acc["mean"] > 0.15, acc

@@ -136,7 +136,9 @@ def test_per_clip_standardisation_ignores_batch_mates(reference_model: Wav2CLIPA
     np.testing.assert_allclose(many.embed([clips[0], clips[4]])[0], alone[0], atol=1e-5, rtol=0)
 
 
-def test_silent_clip_in_a_batch_is_the_network_on_a_zero_spectrogram(reference_model: Wav2CLIPAudio, tmp_path: Path) -> None:
+def test_silent_clip_in_a_batch_is_the_network_on_a_zero_spectrogram(
+    reference_model: Wav2CLIPAudio, tmp_path: Path
+) -> None:
     """Issue 13: batched with other clips, an all-zero clip came out ~1e3-1e4 in magnitude."""
     path = save_release_like(reference_model, tmp_path / "w.pt", extra=False)
     enc = get_encoder("wav2clip", weights=str(path), teacher="none")

@@ -138,8 +138,11 @@ class Wav2CLIPEncoder(Encoder):
             self.training_data = {
                 "demo": "the demo suite's synthetic VGGSound (`bench data demo`), with a tiny demo CLIP teacher",
                 "random": "none (random weights)",
-            }.get(self.weights.kind, f"as the weights file {self.weights.path.name if self.weights.path else '?'} was "
-                                    "trained (the release: VGGSound)")
+            }.get(
+                self.weights.kind,
+                f"as the weights file {self.weights.path.name if self.weights.path else '?'} was "
+                "trained (the release: VGGSound)",
+            )
         spec = resolve_teacher(teacher, teacher_pretrained, teacher_seed, self.weights)
         self.teacher = CLIPTeacher(spec, device=device) if spec is not None else None
 
