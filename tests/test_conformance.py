@@ -76,8 +76,8 @@ def _demo_wav2clip(tmp_path: Path) -> dict[str, Any]:
     import torch
 
     from encoders.wav2clip.checkpoint import save_official
-    from encoders.wav2clip.run_meta import mark_demo_weights
     from encoders.wav2clip.model import Wav2CLIPAudio
+    from encoders.wav2clip.run_meta import mark_demo_weights
 
     torch.manual_seed(0)
     path = save_official(Wav2CLIPAudio(), tmp_path / "demo-best.pt")
