@@ -26,7 +26,7 @@ import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -56,13 +56,19 @@ class Encoder(ABC):
     sample_rate: int = 16000
     embedding_dim: int = 0
     preferred_batch_size: int = 8
-    demo_only: bool = False  # weights trained on the demo suite: real data stops the run (see refusal)
     # What the weights were trained on, in a few words ("none" for weight-free encoders), recorded
     # with every result; and the same as dataset ids (``TaskSpec.dataset_id``; "demo:<id>" for a
     # demo-suite dataset), so a cell that evaluates on data the encoder saw is flagged where its
     # number is shown (train/test overlap, as MTEB marks models that are not zero-shot on a task).
     training_data: str = "not declared"
     trained_on: tuple[str, ...] = ()
+    # A promise checked by `bench check-encoder`: a clip's embedding does not depend on the
+    # other clips passed in the same call (DESIGN: batching must not change an embedding).
+    batch_independent: bool = True
+    # Option sets that change the numbers; `bench check-encoder` builds each one and checks
+    # that the fingerprint changes with the embedding (a stale cache otherwise reuses old numbers).
+    check_variants: ClassVar[tuple[dict[str, Any], ...]] = ()
+    demo_only: bool = False  # weights trained on the demo suite: real data stops the run (see refusal)
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:

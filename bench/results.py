@@ -238,6 +238,7 @@ class ResultRecord:
     bootstrap: Mapping[str, Any] | None = None
     # Non-empty when the encoder was trained on the data this cell evaluates on (what it saw, in words).
     training_overlap: str = ""
+    audit: Mapping[str, Any] | None = None  # the dataset audit (bench.audit); absent in older records
 
     OPTIONAL = ("cell_key", "bootstrap", "training_overlap")  # written only when set: older records stay as they are
 
@@ -263,6 +264,7 @@ class ResultRecord:
             "provenance": self.provenance.to_json(),
             "schema_version": self.schema_version,
             **{k: getattr(self, k) for k in self.OPTIONAL if getattr(self, k)},
+            **({} if self.audit is None else {"audit": dict(self.audit)}),
         }
 
     @classmethod
@@ -289,6 +291,7 @@ class ResultRecord:
             cell_key=obj.get("cell_key", ""),
             bootstrap=obj.get("bootstrap"),
             training_overlap=obj.get("training_overlap", ""),
+            audit=obj.get("audit"),
         )
 
 
@@ -377,6 +380,12 @@ class ResultsStore:
             npz.unlink(missing_ok=True)  # a sidecar of an earlier run of this cell would not match
         atomic_write_json(path, record.to_json())
         self._drop_legacy(record)
+        return path
+
+    def rewrite(self, record: ResultRecord) -> Path:
+        """Replace a stored record's JSON (e.g. a newer dataset audit), keeping its per-item scores."""
+        path = self.record_path(record)
+        atomic_write_json(path, record.to_json())
         return path
 
     def _drop_legacy(self, record: ResultRecord) -> None:

@@ -61,6 +61,7 @@ class Protocol(ABC):
     frames_window_s: float | None = None  # None: clip-level embeddings
     uses_store: bool = True  # False: trains on audio itself (end-to-end baselines); no extraction
     order: int = 100  # run order within a task (the MLP probe first, then the other probes, then zero-shot)
+    trains: bool = True  # learns from the training side, so the dataset audit's flags apply to its numbers
 
     def applies_to(self, task: TaskSpec) -> bool:
         return task.kind in self.kinds

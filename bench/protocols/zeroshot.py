@@ -66,6 +66,7 @@ class ZeroShotProtocol(Protocol):
     id = "zeroshot-v1"
     short = "zeroshot"
     order = 20
+    trains = False  # no training: class-disjoint folds and leakage do not touch its numbers
     kinds = ("multiclass", "multilabel")
     needs = frozenset({"text"})
 

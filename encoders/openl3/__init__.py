@@ -79,6 +79,7 @@ class OpenL3Encoder(Encoder):
     preferred_batch_size = 4
     training_data = "AudioSet videos (audio-visual correspondence; env: environmental, music: music content)"
     trained_on: tuple[str, ...] = ("audioset",)
+    check_variants = ({"hop_s": 0.5}, {"seed": 1})
 
     def __init__(
         self,

@@ -105,6 +105,7 @@ class Wav2CLIPEncoder(Encoder):
     preferred_batch_size = 8
     training_data = "VGGSound (distilled from CLIP, itself trained on web image-text pairs)"
     trained_on: tuple[str, ...] = ("vggsound",)
+    check_variants = ({"seed": 1}, {"norm": "batch"})
 
     def __init__(
         self,
@@ -134,14 +135,17 @@ class Wav2CLIPEncoder(Encoder):
             model = load_official(self.weights.path, norm=norm)
         self.model = model.to(device).to(memory_format=torch.channels_last)
         self.demo_only = bool(self.weights.kind == "demo")
-        if self.weights.kind == "demo":
-            self.training_data = "the demo suite's synthetic VGGSound, with a tiny demo CLIP teacher"
-            self.trained_on = ("demo:vggsound",)
-        elif self.weights.kind == "random":
-            self.training_data, self.trained_on = "none (random weights)", ()
-        elif self.weights.kind == "file":  # the recipe distils on VGGSound; flag it rather than miss an overlap
-            name = self.weights.path.name if self.weights.path else "?"
-            self.training_data = f"as the weights file {name} was trained (the recipe: VGGSound)"
+        if self.weights.kind != "official":
+            self.training_data = {
+                "demo": "the demo suite's synthetic VGGSound (`bench data demo`), with a tiny demo CLIP teacher",
+                "random": "none (random weights)",
+            }.get(
+                self.weights.kind,
+                f"as the weights file {self.weights.path.name if self.weights.path else '?'} was "
+                "trained (the recipe: VGGSound)",
+            )
+            # a weights file keeps ("vggsound",): the recipe distils on VGGSound; flag it rather than miss an overlap
+            self.trained_on = {"demo": ("demo:vggsound",), "random": ()}.get(self.weights.kind, self.trained_on)
         spec = resolve_teacher(teacher, teacher_pretrained, teacher_seed, self.weights)
         self.teacher = CLIPTeacher(spec, device=device) if spec is not None else None
 
