@@ -93,10 +93,10 @@ def result_file(results: Path, kind: str, label: str, name: str) -> Path:
 
 
 # One leaderboard number cell (bench.reports.tables): "mean[ ± std][ [lo, hi]]", wrapped in ** (best) or
-# * (not significantly different from the best), then " °" (untested) and/or " ⚠" (trained on the task's data).
+# * (not significantly different from the best), then " °" (untested), " ⚠" (trained on the task's data), " ⚑" (audit).
 LEADERBOARD_CELL = re.compile(
     r"(?P<mark>\*{0,2})(?P<mean>\d\.\d{4})(?: ± (?P<std>\d\.\d{4}))?"
-    r"(?: \[(?P<lo>\d\.\d{3}), (?P<hi>\d\.\d{3})\])?(?P=mark)(?: °)?(?: ⚠)?"
+    r"(?: \[(?P<lo>\d\.\d{3}), (?P<hi>\d\.\d{3})\])?(?P=mark)(?: °)?(?: ⚠)?(?: ⚑)?"
 )
 
 

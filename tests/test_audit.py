@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from fixtures import ESC_HEADER, tone, write_esc50
+from helpers import result_file
 from typer.testing import CliRunner
 
 from bench import clipstats
@@ -60,17 +61,17 @@ def test_class_disjoint_folds_warned_recorded_and_marked(tmp_path: Path, monkeyp
     assert out.index("WARNING fold 1") < out.index(probe_line)  # printed before any protocol ran
     assert "accuracy 0.0000 ± 0.0000" in probe_line and "⚑ audit: unseen-test-classes" in probe_line
 
-    record = json.loads((tmp_path / "results" / "real" / "logmel" / "esc50.probe-mlp-v1.json").read_text())
+    record = json.loads(result_file(tmp_path / "results", "real", "logmel", "esc50.probe-mlp-v1.json").read_text())
     audit = record["audit"]
     assert audit["flags"] == ["unseen-test-classes"]
     assert audit["details"]["unseen_test_classes"] == {f"fold {f}": c for f, c in by_fold.items()}
-    zeroshot = json.loads((tmp_path / "results" / "real" / "logmel" / "esc50.zeroshot-v1.json").read_text())
+    zeroshot = json.loads(result_file(tmp_path / "results", "real", "logmel", "esc50.zeroshot-v1.json").read_text())
     assert zeroshot["status"] == "n/a"  # logmel has no text side; an n/a cell carries no mark
 
     board = (tmp_path / "leaderboard.md").read_text()
     real = board.split("## Real datasets")[1].split("## Paper reference")[0]
     row = next(ln for ln in real.splitlines() if ln.startswith("| logmel |"))
-    assert "| 0.0000 ⚑ |" in row
+    assert "| 0.0000 [0.000, 0.000] ⚑ |" in row  # zero, its (degenerate) interval, the audit flag
     assert "### ⚑ Dataset audit warnings" in real and "**ESC-50**: fold 1 tests 2 class(es)" in real
 
 

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import result_file
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -76,7 +77,7 @@ def test_crepe_and_birdnet_on_fsdd_spoken_digits(tmp_path: Path, monkeypatch: py
     assert res.exit_code == 0, res.output
     results = Path(os.environ["BENCH_RESULTS"])
     for name in ("crepe", "birdnet"):
-        rec = json.loads((results / "real" / name / "esc50.probe-mlp-v1.json").read_text())
+        rec = json.loads(result_file(results, "real", name, "esc50.probe-mlp-v1.json").read_text())
         assert rec["data"]["kind"] == "real" and rec["data"]["n_clips"] == 60 * per_cell
         assert rec["encoder"]["label"] == name and len(rec["folds"]) == 5
         acc = rec["summary"]["accuracy"]

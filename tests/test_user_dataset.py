@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from fixtures import tone
+from helpers import result_file
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -56,12 +57,15 @@ def test_csv_task_runs_every_classification_protocol_with_generated_group_folds(
     assert res.exit_code == 0, res.output
     assert "audit my_tones: 54 clips, 3 classes, 5 folds" in res.output
     results = tmp_path / "results" / "real"
-    probe = json.loads((results / "logmel" / "my_tones.probe-mlp-v1.json").read_text())
+    probe = json.loads(result_file(results.parent, "real", "logmel", "my_tones.probe-mlp-v1.json").read_text())
     assert probe["task"]["source"]["folds"] == "5 stratified group folds (generated)"
     assert probe["task"]["source"]["fold_seed"] == 0 and probe["task"]["source"]["spec"] == spec
     assert probe["summary"]["accuracy"]["mean"] > 0.9  # three pure tones
-    assert (results / "logmel" / "my_tones.probe-mlp-v1.confusion.png").read_bytes()[:4] == b"\x89PNG"
-    zeroshot = json.loads((results / "texty" / "my_tones.zeroshot-v1.json").read_text())
+    assert (
+        result_file(results.parent, "real", "logmel", "my_tones.probe-mlp-v1.confusion.png").read_bytes()[:4]
+        == b"\x89PNG"
+    )
+    zeroshot = json.loads(result_file(results.parent, "real", "texty", "my_tones.zeroshot-v1.json").read_text())
     assert zeroshot["status"] == "ok" and zeroshot["summary"]["accuracy"]["mean"] == 1.0  # prompts name the class
 
     ds = get_task(spec).loader(data)
@@ -75,7 +79,7 @@ def test_csv_task_runs_every_classification_protocol_with_generated_group_folds(
     board = (tmp_path / "leaderboard.md").read_text()
     table = board.split("### Your datasets")[1].split("###")[0]
     assert "| Model | My Tones<br>ACC |" in table
-    assert re.search(r"^\| texty \(ZS\) \| 1\.0000 \|$", table, re.M)
+    assert re.search(r"^\| texty \(ZS\) \| 1\.0000 \[1\.000, 1\.000\] \|$", table, re.M)  # with its interval
 
     res = runner.invoke(
         app,
@@ -83,7 +87,7 @@ def test_csv_task_runs_every_classification_protocol_with_generated_group_folds(
         + ["--popt", "max_epochs=20", "--popt", "patience=3", "--quiet"],
     )
     assert res.exit_code == 0, res.output
-    assert (results / "logmel" / "my_tones.probe-mlp-v1-frac50.json").is_file()
+    assert result_file(results.parent, "real", "logmel", "my_tones.probe-mlp-v1-frac50.json").is_file()
 
 
 def test_generated_folds_are_seeded_and_independent_of_row_order(tmp_path: Path) -> None:
@@ -181,7 +185,7 @@ def test_fsdd_leave_one_speaker_out(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     )
     assert res.exit_code == 0, res.output
     assert "8000 Hz ×480; mono ×480" in res.output
-    record = json.loads((tmp_path / "results" / "real" / "logmel" / "fsdd8.probe-mlp-v1.json").read_text())
+    record = json.loads(result_file(tmp_path / "results", "real", "logmel", "fsdd8.probe-mlp-v1.json").read_text())
     assert [f["n_test"] for f in record["folds"]] == [80] * 6  # one speaker per fold
     accuracies = np.array([f["metrics"]["accuracy"] for f in record["folds"]])
     assert accuracies.mean() > 0.2  # ten digits: chance is 0.1, on speakers never heard in training
