@@ -4,7 +4,10 @@ For each encoder and task the runner finds the dataset (explicit root, data root
 suite), embeds it once into the store, runs every protocol that applies and writes one
 record per cell. A cell whose record already exists for the same encoder fingerprint,
 dataset checksum and protocol parameters is skipped (``force`` recomputes it from the
-store), so re-running a finished command costs no encoder calls at all.
+store; ``reembed`` also forgets the stored embeddings), so re-running a finished command
+costs no encoder calls at all. Options, encoders and the device are checked before any work
+(:mod:`bench.preflight`); a cell the data cannot support (a fold whose every clip was skipped)
+is recorded as failed with the reason and the other cells still run.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +26,8 @@ from bench.encoder import Encoder, NotSupportedError, capabilities, get_encoder
 from bench.extract import ExtractionStats, extract, level_key
 from bench.hashing import sha256_json
 from bench.metrics import mean_std
-from bench.protocols import Protocol, ProtocolContext, cell_protocol, protocols_for
+from bench.preflight import check_run
+from bench.protocols import CellError, Protocol, ProtocolContext, cell_protocol, protocols_for
 from bench.results import (
     DataInfo,
     EncoderInfo,
@@ -55,6 +59,8 @@ class RunOptions:
     batch_size: int | None = None
     workers: int = 2
     force: bool = False
+    reembed: bool = False  # forget the stored embeddings of each encoder × task, embed again (implies force)
+    verify_content: bool = False  # identify audio files by a hash of their bytes, not size + mtime
     seed: int = 0
     protocols: list[str] | None = None
     protocol_options: dict[str, Any] = field(default_factory=dict)
@@ -137,6 +143,12 @@ class CellIdentity:
     def not_applicable(self, primary_metric: str, reason: str) -> ResultRecord:
         return self.record(folds=(), summary={}, primary_metric=primary_metric, status="n/a", reason=reason)
 
+    def failed(self, primary_metric: str, reason: str, skipped: dict[str, str]) -> ResultRecord:
+        """A cell the data could not support: no number, the reason, and the files that were skipped."""
+        return self.record(
+            folds=(), summary={}, primary_metric=primary_metric, status="failed", reason=reason, skipped_files=skipped
+        )
+
 
 def summarise(folds: Sequence[FoldResult], metrics: Sequence[str]) -> dict[str, MetricSummary]:
     """Mean ± population std of each metric over the folds (or trials) that report it."""
@@ -173,6 +185,8 @@ def _embed_for(
             workers=opts.workers,
             show_progress=opts.show_progress,
             stats=stats,
+            verify_content=opts.verify_content,
+            say=opts.say,
         )
         assert view is not None
         view_cache[level] = view
@@ -195,6 +209,7 @@ def run_cell(
     stats: ExtractionStats,
 ) -> CellOutcome:
     kind = str(dataset.info.get("kind", "real"))
+    registered = protocol
     replacement = cell_protocol(encoder, protocol)
     opted_out = replacement is None
     protocol = replacement or protocol
@@ -208,12 +223,17 @@ def run_cell(
         options=dict(opts.protocol_options),
         show_progress=opts.show_progress,
         store=EmbeddingStore(opts.cache_dir),
+        verify_content=opts.verify_content,
     )
     params = protocol.params(ctx)
     outcome = partial(CellOutcome, encoder.name, task.name, protocol.short)
     existing = results.find(kind, encoder.label(), task.name, protocol.id)
-    if existing is not None and not opts.force and _is_current(existing, encoder, dataset, protocol, params):
+    current = existing is not None and _is_current(existing, encoder, dataset, protocol, params)
+    recompute = opts.force or opts.reembed or (existing is not None and existing.status == "failed")
+    if existing is not None and current and not recompute:
         return outcome("cached", results.path_for(kind, encoder.label(), task.name, protocol.id))
+    if replacement is not None and replacement is not registered:
+        _note_unread_options(replacement, encoder, opts)
     cell = CellIdentity.of(encoder, task, dataset, protocol, params)
     missing = protocol.needs - capabilities(encoder)
     if missing or opted_out:
@@ -232,6 +252,9 @@ def run_cell(
         out = protocol.run(ctx)
     except NotSupportedError as exc:  # a side that exists but cannot work here (e.g. teacher weights absent)
         return outcome("n/a", results.write(cell.not_applicable(task.primary_metric, str(exc))), str(exc))
+    except CellError as exc:  # this data cannot support the cell; the other cells still run
+        skipped = dict(ctx.view.failed) if ctx.view is not None else {}
+        return outcome("failed", results.write(cell.failed(task.primary_metric, str(exc), skipped)), str(exc))
     protocol_s = time.perf_counter() - t1
     metric_names = out.metrics or task.metrics
     summary = summarise(out.folds, metric_names)
@@ -260,6 +283,16 @@ def run_cell(
     return outcome("ok", path, f"{metric_names[0]} {p.mean:.4f} ± {p.std:.4f}")
 
 
+def _note_unread_options(protocol: Protocol, encoder: Encoder, opts: RunOptions) -> None:
+    """An end-to-end encoder's own protocol may not read every ``--popt`` the replaced one does: say so."""
+    unread = sorted(k for k in opts.protocol_options if protocol.schema().get(k.split(".")[-1]) is None)
+    if unread:
+        opts.say(
+            f"  note: encoder {encoder.name!r} trains end to end; its {protocol.short} does not read "
+            f"--popt {', '.join(unread)} (its own settings are --opt options)"
+        )
+
+
 def _embed_shard(
     encoder: Encoder, task: TaskSpec, dataset: Dataset, opts: RunOptions, info: distributed.DistInfo
 ) -> None:
@@ -280,6 +313,8 @@ def _embed_shard(
             workers=opts.workers,
             shard=(info.rank, info.world),
             show_progress=opts.show_progress and info.is_main,
+            verify_content=opts.verify_content,
+            say=opts.say,
         )
         info.barrier()
 
@@ -301,13 +336,35 @@ def open_task(encoder: Encoder, task: TaskSpec, opts: RunOptions) -> tuple[Datas
     if refused is not None:
         opts.say(f"skip {task.name}: {refused}")
         return None, CellOutcome(encoder.name, task.name, "-", "refused", summary=refused)
+    if opts.reembed:
+        info = distributed.dist_info()
+        if info.is_main:
+            root = str(Path(dataset.root).resolve())
+            n = EmbeddingStore(opts.cache_dir).discard(encoder.name, encoder.fingerprint(), task.name, root)
+            opts.say(f"  --reembed: forgot {n} stored embedding set(s) of {task.title} with {encoder.name}")
+        info.barrier()
     return dataset, None
 
 
+def check(encoder_specs: Sequence[str], protocols: Sequence[Protocol], opts: RunOptions) -> RunOptions:
+    """``opts`` with typed protocol options, or :class:`~bench.options.OptionError` before any work."""
+    popts = check_run(
+        encoder_specs,
+        protocols,
+        device=opts.device,
+        encoder_options=opts.encoder_options,
+        protocol_options=opts.protocol_options,
+        batch_size=opts.batch_size,
+        workers=opts.workers,
+    )
+    return replace(opts, protocol_options=popts)
+
+
 def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> list[CellOutcome]:
+    tasks = [get_task(t) for t in task_names]
+    opts = check(encoder_specs, [p for t in tasks for p in protocols_for(t, opts.protocols)], opts)
     results = ResultsStore(opts.results_dir)
     outcomes: list[CellOutcome] = []
-    tasks = [get_task(t) for t in task_names]
     info = distributed.init(opts.device)
     device = distributed.rank_device(opts.device, info)
     for spec in encoder_specs:

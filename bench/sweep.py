@@ -15,7 +15,7 @@ from bench.encoder import get_encoder
 from bench.extract import ExtractionStats
 from bench.protocols.data_fraction import FractionProbeProtocol
 from bench.results import ResultsStore
-from bench.runner import CellOutcome, RunOptions, open_task, run_cell
+from bench.runner import CellOutcome, RunOptions, check, open_task, run_cell
 from bench.store import EmbeddingView
 from bench.task import get_task
 
@@ -41,6 +41,7 @@ def sweep_fractions(
     for task in tasks:
         if task.kind not in ("multiclass", "multilabel"):
             raise ValueError(f"{task.name} is a {task.kind} task; data-fraction curves need a classification task")
+    opts = check(encoder_specs, [FractionProbeProtocol(p, seeds) for p in fractions], opts)
     labels: list[str] = []
     kinds: dict[str, set[str]] = {}
     for spec in encoder_specs:

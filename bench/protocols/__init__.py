@@ -22,6 +22,7 @@ from typing import Protocol as TypingProtocol
 import numpy as np
 
 from bench.encoder import Encoder
+from bench.options import Option, Schema
 from bench.registry import Registry
 from bench.results import FoldResult
 from bench.store import EmbeddingStore, EmbeddingView
@@ -39,6 +40,7 @@ class ProtocolContext:
     options: dict[str, Any] = field(default_factory=dict)
     show_progress: bool = True
     store: EmbeddingStore | None = None  # for protocols that embed another side (images)
+    verify_content: bool = False  # identify files by content hash when that side is embedded
 
 
 @dataclass
@@ -51,8 +53,20 @@ class ProtocolOutput:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class CellError(ValueError):
+    """This cell cannot be computed from this data (e.g. a fold whose every clip was skipped).
+
+    The runner records the cell as failed with the message and goes on with the other cells.
+    """
+
+
 class Protocol(ABC):
-    """``id`` changes whenever the numbers a protocol produces would change."""
+    """``id`` changes whenever the numbers a protocol produces would change.
+
+    ``option_schema`` declares every ``--popt`` key the protocol reads: the run refuses
+    unknown keys, wrong types and out-of-range values before any work starts, and
+    ``ctx.options`` holds checked, typed values.
+    """
 
     id: str = "protocol-v1"
     short: str = "protocol"
@@ -60,9 +74,13 @@ class Protocol(ABC):
     needs: frozenset[str] = frozenset()
     frames_window_s: float | None = None  # None: clip-level embeddings
     uses_store: bool = True  # False: trains on audio itself (end-to-end baselines); no extraction
+    option_schema: tuple[Option, ...] = ()
 
     def applies_to(self, task: TaskSpec) -> bool:
         return task.kind in self.kinds
+
+    def schema(self) -> Schema:
+        return Schema(f"protocol {self.short!r}", self.option_schema)
 
     def params(self, ctx: ProtocolContext) -> dict[str, Any]:
         return {}
