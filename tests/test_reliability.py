@@ -252,6 +252,19 @@ def test_an_unknown_protocol_option_lists_the_valid_ones(tmp_path: Path) -> None
     assert "unknown" in out and "max_epochs" in out and "patience" in out and "val_fraction" in out
 
 
+def test_an_option_of_a_protocol_left_out_of_the_run_is_refused_with_its_owner(tmp_path: Path) -> None:
+    out = _bad_run(tmp_path, "--protocol", "zeroshot", "--popt", "max_epochs=5")
+    assert "--popt max_epochs: an option of protocol 'probe', which this run does not include" in out
+
+
+def test_the_sweep_checks_its_options_before_work(tmp_path: Path) -> None:
+    root = write_esc50(tmp_path / "ESC-50-master", TARGETS, per_fold=2)
+    args = ["sweep", "fractions", "-e", "logmel", "-t", "esc50", "--root", f"esc50={root}", "--quiet"]
+    res = cli.invoke(app, [*args, "--cache", str(tmp_path / "cache"), "--popt", "val_fraction=1.5"])
+    assert isinstance(res.exception, SystemExit) and res.exit_code == 2, res.output
+    assert "val_fraction must be less than 1" in res.output and not (tmp_path / "cache").exists()
+
+
 def test_an_unknown_encoder_option_gets_a_did_you_mean(tmp_path: Path) -> None:
     out = _bad_run(tmp_path, "--opt", "stat=mean")
     assert "--opt" in out and "Did you mean 'stats'?" in out

@@ -92,7 +92,9 @@ def test_killed_run_resumes_without_recomputing(tmp_path: Path, dataset, counter
     assert fresh is not None
     ids = [c.id for c in dataset.clips]
     np.testing.assert_allclose(view.matrix(ids), fresh.matrix(ids), atol=1e-6)
-    assert not list(cache.rglob("part-*"))  # consolidated
+    (entry,) = {p.parent for p in cache.rglob("manifest.json")}
+    assert not [p.name for p in entry.iterdir() if p.name.startswith(("part-", "."))]  # no orphan part or temp file
+    assert len(list(entry.glob("data-*.npy"))) == 1  # the old rows file went with its index
 
 
 def test_corrupt_file_skipped_or_stops(tmp_path: Path, dataset, counter: EmbedCounter) -> None:  # type: ignore[no-untyped-def]
