@@ -66,6 +66,11 @@ def matrix(view, clips: list[Clip]) -> np.ndarray:  # type: ignore[no-untyped-de
     return np.asarray(view.matrix([c.id for c in clips]))
 
 
+def fresh_view(dataset: Dataset, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The embeddings of ``dataset`` as it is now, computed into an empty store: the reference."""
+    return extract(CountingEncoder(), dataset, EmbeddingStore(tmp_path / "fresh"), ClipPolicy(1.0), show_progress=False)
+
+
 # 1. Stale embeddings ---------------------------------------------------------------------------
 
 
@@ -78,7 +83,7 @@ def test_files_overwritten_in_place_with_the_same_size_are_embedded_again(
     counter.clips = 0
     view = extract(CountingEncoder(), dataset, store, ClipPolicy(1.0), show_progress=False)
     assert counter.clips == len(dataset.clips)
-    fresh = extract(CountingEncoder(), dataset, EmbeddingStore(tmp_path / "fresh"), ClipPolicy(1.0), show_progress=False)
+    fresh = fresh_view(dataset, tmp_path)
     np.testing.assert_array_equal(matrix(view, dataset.clips), matrix(fresh, dataset.clips))
 
 
@@ -89,7 +94,7 @@ def test_only_the_changed_clips_are_embedded_again(tmp_path: Path, dataset: Data
     counter.clips = 0
     view = extract(CountingEncoder(), dataset, store, ClipPolicy(1.0), show_progress=False)
     assert counter.clips == 3
-    fresh = extract(CountingEncoder(), dataset, EmbeddingStore(tmp_path / "fresh"), ClipPolicy(1.0), show_progress=False)
+    fresh = fresh_view(dataset, tmp_path)
     np.testing.assert_array_equal(matrix(view, dataset.clips), matrix(fresh, dataset.clips))
     assert leftovers(entry_dirs(tmp_path / "cache")[0]) == []
 
@@ -108,7 +113,7 @@ def test_two_folders_with_the_same_names_and_sizes_do_not_share_embeddings(
     counter.clips = 0
     view = extract(CountingEncoder(), other, store, ClipPolicy(1.0), show_progress=False)
     assert counter.clips == len(other.clips)
-    fresh = extract(CountingEncoder(), other, EmbeddingStore(tmp_path / "fresh"), ClipPolicy(1.0), show_progress=False)
+    fresh = fresh_view(other, tmp_path)
     np.testing.assert_array_equal(matrix(view, other.clips), matrix(fresh, other.clips))
 
 
@@ -142,7 +147,7 @@ def test_verify_content_notices_a_change_that_kept_size_and_modification_time(
     counter.clips = 0
     view = extract(CountingEncoder(), dataset, store, ClipPolicy(1.0), show_progress=False, verify_content=True)
     assert counter.clips == len(changed)
-    fresh = extract(CountingEncoder(), dataset, EmbeddingStore(tmp_path / "fresh"), ClipPolicy(1.0), show_progress=False)
+    fresh = fresh_view(dataset, tmp_path)
     np.testing.assert_array_equal(matrix(view, dataset.clips), matrix(fresh, dataset.clips))
 
 
@@ -327,9 +332,12 @@ def test_a_truncated_store_file_names_the_file_and_the_fix(tmp_path: Path) -> No
 def _extract_script(root: Path, cache: Path, before: str = "", preamble: str = "", **extract_kw: object) -> str:
     """A script that extracts ``root`` into ``cache``; ``preamble`` runs before bench is imported."""
     kw = "".join(f", {k}={v!r}" for k, v in extract_kw.items())
-    return textwrap.dedent(f"""
+    return (
+        textwrap.dedent("""
         import os, signal, sys, time
-    """) + textwrap.dedent(preamble) + textwrap.dedent(f"""
+    """)
+        + textwrap.dedent(preamble)
+        + textwrap.dedent(f"""
         sys.path.insert(0, {str(TESTS)!r})
         from helpers import CountingEncoder
         from bench.audio import ClipPolicy
@@ -337,9 +345,12 @@ def _extract_script(root: Path, cache: Path, before: str = "", preamble: str = "
         from bench.store import EmbeddingStore
         from bench.task import get_task
         ds = get_task("esc50").loader({str(root)!r})
-    """) + textwrap.dedent(before) + textwrap.dedent(f"""
+    """)
+        + textwrap.dedent(before)
+        + textwrap.dedent(f"""
         extract(CountingEncoder(), ds, EmbeddingStore({str(cache)!r}), ClipPolicy(1.0), show_progress=False{kw})
     """)
+    )
 
 
 def _killed(script: str) -> None:
@@ -418,7 +429,7 @@ def test_three_processes_on_one_entry_embed_each_clip_once(tmp_path: Path, datas
     (entry,) = entry_dirs(cache)
     assert leftovers(entry) == []
     view = extract(CountingEncoder(), dataset, EmbeddingStore(cache), ClipPolicy(1.0), show_progress=False)
-    fresh = extract(CountingEncoder(), dataset, EmbeddingStore(tmp_path / "fresh"), ClipPolicy(1.0), show_progress=False)
+    fresh = fresh_view(dataset, tmp_path)
     np.testing.assert_allclose(matrix(view, dataset.clips), matrix(fresh, dataset.clips), atol=1e-6)
 
 

@@ -40,7 +40,7 @@ def test_second_extraction_calls_encoder_zero_times(tmp_path: Path, dataset, cou
     assert isinstance(view2.data, np.memmap)
 
 
-def test_key_changes_with_fingerprint_and_policy_not_with_a_subset(tmp_path: Path, dataset, counter: EmbedCounter) -> None:  # type: ignore[no-untyped-def]
+def test_key_changes_with_fingerprint_and_policy_not_subset(tmp_path: Path, dataset, counter: EmbedCounter) -> None:  # type: ignore[no-untyped-def]
     store = EmbeddingStore(tmp_path / "cache")
     extract(CountingEncoder(), dataset, store, ClipPolicy(1.0), show_progress=False)
     for enc, policy in [
