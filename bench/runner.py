@@ -192,7 +192,10 @@ def _embed_for(
         view_cache[level] = view
         if view.failed:
             example = next(iter(view.failed.items()))
-            opts.say(f"  {len(view.failed)} unreadable file(s) skipped in {task.title}, e.g. {example}")
+            opts.say(
+                f"  {len(view.failed)} clip(s) skipped in {task.title} (unreadable, or a non-finite embedding), "
+                f"e.g. {example}"
+            )
         if stats.encoder_calls > calls_before:
             opts.say(f"  embedded {stats.embedded} clips of {task.title} with {encoder.name} in {stats.seconds:.1f} s")
     return view_cache[level]

@@ -252,6 +252,17 @@ def test_bad_protocol_options_are_refused_before_work(tmp_path: Path, popt: str,
     assert "--popt" in out and expected in out
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--batch-size", "0", "--batch-size must be at least 1, got 0"),
+        ("--workers", "0", "--workers must be at least 1, got 0"),
+    ],
+)
+def test_bad_run_flags_are_refused_before_work(tmp_path: Path, flag: str, value: str, expected: str) -> None:
+    assert expected in _bad_run(tmp_path, flag, value)
+
+
 def test_an_unknown_protocol_option_lists_the_valid_ones(tmp_path: Path) -> None:
     out = _bad_run(tmp_path, "--popt", "max_epoch=5")
     assert "unknown" in out and "max_epochs" in out and "patience" in out and "val_fraction" in out
