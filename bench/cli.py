@@ -243,6 +243,71 @@ def encoders() -> None:
     for name in ENCODERS.names():
         ok, why = availability(name)
         typer.echo(f"{name:<14} {'ready' if ok else 'not ready':<10} {why}")
+        try:
+            trained = getattr(ENCODERS.get(name), "training_data", None)
+        except Exception:  # a plugin that cannot be imported is already reported as not ready
+            trained = None
+        if isinstance(trained, str):
+            typer.echo(f"{'':<25} trained on: {trained}")
+
+
+@app.command("check-encoder")
+def check_encoder(
+    name: Annotated[
+        str, typer.Argument(help="Encoder name (a built-in, a plugin's entry-point name, or hear:MODULE).")
+    ],
+    weights: Annotated[str | None, typer.Option(help="Weights for the encoder, as for `bench run`.")] = None,
+    opt: Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")] = None,
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An option that changes the numbers, KEY=VALUE: the fingerprint must change with it (repeatable)."
+        ),
+    ] = None,
+    check: Annotated[str | None, typer.Option(help="Only these checks, comma-separated.")] = None,
+    long_s: Annotated[float, typer.Option(help="Length of the long-clip check, seconds.")] = 60.0,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+) -> None:
+    """Run the conformance checks on an encoder: silence, short/long clips, batching, frames, fingerprint, stand-ins.
+
+    The same checks the test suite runs on every registered encoder. Exit status 1 if any fails.
+    """
+    from bench.conformance import CHECKS, Subject, report, run_checks
+
+    try:
+        options: dict[str, Any] = typed_pairs(opt or [], "--opt")
+        variants = [{k: v} for k, v in typed_pairs(vary or [], "--vary").items()]
+    except ValueError as exc:
+        fail(str(exc))
+    if weights:
+        options["weights"] = weights
+    if device != "cpu":
+        options["device"] = device
+    names = _split(check) if check else None
+    if names and set(names) - set(CHECKS):
+        fail(f"unknown check(s) {', '.join(sorted(set(names) - set(CHECKS)))}; known: {', '.join(CHECKS)}")
+    try:
+        subject = Subject.build(name, options, long_s=long_s, variants=variants)
+    except Exception as exc:
+        fail(
+            f"cannot build encoder {name!r} with options {options}: {type(exc).__name__}: {exc}\n"
+            "fix: the encoder's constructor must work with these options (see `bench encoders`)",
+            1,
+        )
+    enc = subject.encoder
+    try:
+        results = run_checks(subject, names)
+    finally:
+        enc.close()
+    typer.echo(
+        report(
+            results,
+            f"check-encoder {enc.label()} ({type(enc).__module__}.{type(enc).__name__}, "
+            f"{enc.sample_rate} Hz, {enc.embedding_dim}-d, fingerprint {enc.fingerprint()})",
+        )
+    )
+    if any(r.status == "fail" for r in results):
+        raise typer.Exit(1)
 
 
 @app.command()
