@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 from bench import paths
 from bench.commands import COMMANDS, fail
-from bench.options import OptionError, parse_pairs
+from bench.options import OptionError, parse_pairs, typed_pairs
 from bench.registry import RegistryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark audio representations the Wav2CLIP way.")
@@ -273,10 +273,12 @@ def check_encoder(
     The same checks the test suite runs on every registered encoder. Exit status 1 if any fails.
     """
     from bench.conformance import CHECKS, Subject, report, run_checks
+    from bench.devices import check_device
 
     try:
         options: dict[str, Any] = typed_pairs(opt or [], "--opt")
         variants = [{k: v} for k, v in typed_pairs(vary or [], "--vary").items()]
+        check_device(device)
     except ValueError as exc:
         fail(str(exc))
     if weights:

@@ -300,6 +300,12 @@ def test_cuda_without_a_gpu_is_refused(tmp_path: Path) -> None:
     assert "no CUDA GPU" in out and "--device cpu" in out
 
 
+def test_check_encoder_refuses_a_device_this_machine_lacks() -> None:
+    res = cli.invoke(app, ["check-encoder", "logmel", "--device", "tpu"], terminal_width=200)
+    assert isinstance(res.exception, SystemExit) and res.exit_code == 2, res.output
+    assert "--device 'tpu' is not a device bench runs on" in " ".join(res.output.split())
+
+
 def test_verify_of_an_unknown_task_is_a_clear_error(tmp_path: Path) -> None:
     res = cli.invoke(app, ["data", "verify", "foo", "--root", str(tmp_path)])
     assert isinstance(res.exception, SystemExit) and res.exit_code == 2
