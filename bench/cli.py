@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 from bench import paths
 from bench.commands import COMMANDS, fail
+from bench.metadata import check_encoding
 from bench.options import OptionError, parse_pairs, typed_pairs
 from bench.registry import RegistryError
 
@@ -29,6 +30,9 @@ app.add_typer(report_app, name="report")
 app.add_typer(sweep_app, name="sweep")
 app.add_typer(train_app, name="train")
 app.add_typer(weights_app, name="weights")
+
+
+SOURCE_EXAMPLES = {"csv": "csv:PATH/labels.csv", "files": "'files:DIR/{label}_{group}_{index}.wav'"}
 
 
 def _split(values: str) -> list[str]:
@@ -80,6 +84,17 @@ VerifyContentOption = Annotated[
 ResultsOption = Annotated[Path | None, typer.Option(help="Results folder (default ./results).")]
 CacheOption = Annotated[Path | None, typer.Option(help="Embedding store (default .bench/cache).")]
 QuietOption = Annotated[bool, typer.Option(help="No progress bars.")]
+AuditOption = Annotated[
+    bool,
+    typer.Option(
+        help="Decode every clip once for the dataset audit (identical audio across splits, silence, padding; "
+        "cached per dataset). --no-audit keeps the label checks only."
+    ),
+]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(help="Text encoding of metadata files (default UTF-8, a byte-order mark accepted), e.g. cp949."),
+]
 
 
 def _run_options(
@@ -101,6 +116,8 @@ def _run_options(
     cache: Path | None,
     quiet: bool,
     protocols: list[str] | None = None,
+    encoding: str | None = None,
+    audit: bool = True,
 ) -> RunOptions:
     """The shared options of `bench run` / `bench sweep` parsed into :class:`RunOptions`.
 
@@ -112,10 +129,12 @@ def _run_options(
     if on_error not in ("skip", "stop"):
         fail(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
     try:
+        if encoding:
+            check_encoding(encoding)
         enc_opts: dict[str, Any] = dict(parse_pairs(opt or [], "--opt"))
         roots = {k: Path(v) for k, v in parse_pairs(root or [], "--root").items()}
         protocol_options: dict[str, Any] = dict(parse_pairs(popt or [], "--popt"))
-    except OptionError as exc:
+    except ValueError as exc:  # an OptionError, or --encoding
         fail(str(exc))
     if weights:
         enc_opts["weights"] = weights
@@ -136,6 +155,8 @@ def _run_options(
         protocol_options=protocol_options,
         encoder_options=enc_opts,
         show_progress=not quiet,
+        encoding=encoding,
+        audit=audit,
     )
 
 
@@ -191,8 +212,14 @@ def run(
     cache: CacheOption = None,
     leaderboard: Annotated[bool, typer.Option(help="Regenerate leaderboard.md afterwards.")] = True,
     quiet: QuietOption = False,
+    encoding: EncodingOption = None,
+    audit: AuditOption = True,
 ) -> None:
-    """Embed, probe and score: one result record per (encoder, task, protocol)."""
+    """Embed, probe and score: one result record per (encoder, task, protocol).
+
+    --task takes registered names (`bench tasks`) and your own datasets: csv:PATH/labels.csv or
+    files:DIR/{label}_{group}_{index}.wav (see the README, "Your own dataset").
+    """
     from bench.distributed import dist_info
     from bench.runner import run as run_all
     from bench.task import resolve_task_names
@@ -201,10 +228,11 @@ def run(
         data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
         batch_size=batch_size, workers=workers, force=force, reembed=reembed, verify_content=verify_content,
         seed=seed, results=results, cache=cache, quiet=quiet, protocols=_split(protocol) if protocol else None,
+        encoding=encoding, audit=audit,
     )  # fmt: skip
     try:
         task_names = resolve_task_names(task)
-    except RegistryError as exc:
+    except (RegistryError, ValueError) as exc:
         fail(str(exc))
     with _user_errors():
         outcomes = run_all(_split(encoder), task_names, opts)
@@ -315,7 +343,7 @@ def check_encoder(
 @app.command()
 def tasks() -> None:
     """List tasks with their kind, protocol and metrics."""
-    from bench.task import TASKS, all_task_names
+    from bench.task import TASK_SOURCES, TASKS, all_task_names
 
     in_all = set(all_task_names())
     for name in TASKS.names():
@@ -328,6 +356,10 @@ def tasks() -> None:
         typer.echo(
             f"{name:<14} {spec.kind:<22} {', '.join(spec.metrics):<28} "
             f"{scheme:<34} {'' if name in in_all else '(not in all)'}"
+        )
+    for prefix in TASK_SOURCES.names():
+        typer.echo(
+            f"{prefix + ':…':<14} your own dataset, e.g. --task {SOURCE_EXAMPLES.get(prefix, prefix + ':ARGUMENT')}"
         )
 
 
@@ -353,26 +385,51 @@ def data_demo(
 
 @data_app.command("verify")
 def data_verify(
-    task: Annotated[str, typer.Argument(help="Task whose metadata to check, e.g. esc50.")],
-    root: Annotated[Path, typer.Option(help="The dataset folder (e.g. .../ESC-50-master).")],
+    task: Annotated[str, typer.Argument(help="Task whose dataset to check, e.g. esc50, or csv:PATH/labels.csv.")],
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            help="Dataset folder (e.g. .../ESC-50-master) or a data root holding it; default $BENCH_DATA_ROOT."
+        ),
+    ] = None,
     decode: Annotated[bool, typer.Option(help="Decode every file (slower, finds corrupt audio).")] = True,
+    encoding: EncodingOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON (for scripts).")] = False,
+    workers: WorkersOption = 2,
 ) -> None:
-    """Report files listed in the metadata that are missing or unreadable."""
+    """Report every problem of a dataset copy in one pass: metadata rows, missing, unreadable, empty, non-finite files.
+
+    Exits 1 when anything is wrong. The dataset audit (class-disjoint folds, leakage, silent
+    clips, padding) is printed too; its warnings alone do not fail the check.
+    """
+    import json
+
     from bench.task import get_task
     from bench.verify import verify
 
     try:
         spec = get_task(task)
-    except RegistryError as exc:
+    except RegistryError as exc:  # a usage error (exit 2), like `bench run -t foo`
         fail(str(exc))
-    found = spec.find_root(root) or root
     try:
-        report = verify(spec, found, decode=decode)
-    except (FileNotFoundError, ValueError) as exc:
+        found = _verify_root(spec, root)
+        report = verify(spec, found, decode=decode, workers=workers, encoding=encoding, show_progress=not json_out)
+    except (RegistryError, FileNotFoundError, ValueError) as exc:
         fail(str(exc), 1)
-    typer.echo(report.text())
-    if report.missing or report.unreadable:
+    typer.echo(json.dumps(report.to_json(), indent=1) if json_out else report.text())
+    if not report.ok:
         raise typer.Exit(1)
+
+
+def _verify_root(spec: Any, root: Path | None) -> Path:
+    """The folder to verify: a task's own folder (bring-your-own), ``root`` or a folder under it, the data root."""
+    if spec.root is not None:
+        return Path(spec.root)
+    given = root or paths.data_root()
+    if given is None:
+        fail(f"give --root DIR, the {spec.title} folder (or a data root holding it; or set BENCH_DATA_ROOT)")
+    found: Path = spec.find_root(given) or given
+    return found
 
 
 @data_app.command("download")
@@ -452,7 +509,7 @@ def data_download(
             fail(str(exc), 1)
         typer.echo(report.text())
         typer.echo(f"use it with: bench run --task {name} --data-root {where}")
-        failed |= bool(report.missing or report.unreadable)
+        failed |= not report.ok
     if failed:
         raise typer.Exit(1)
 
@@ -530,6 +587,8 @@ def sweep_fractions_cmd(
     results: ResultsOption = None,
     cache: CacheOption = None,
     quiet: QuietOption = False,
+    encoding: EncodingOption = None,
+    audit: AuditOption = True,
 ) -> None:
     """Probe on nested stratified subsets of the training split; one record per fraction; Fig. 2 PNG."""
     from bench.protocols.data_fraction.subsets import parse_fractions
@@ -539,7 +598,7 @@ def sweep_fractions_cmd(
     opts = _run_options(
         data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
         batch_size=batch_size, workers=workers, force=force, reembed=reembed, verify_content=verify_content,
-        seed=seed, results=results, cache=cache, quiet=quiet,
+        seed=seed, results=results, cache=cache, quiet=quiet, encoding=encoding, audit=audit,
     )  # fmt: skip
     try:
         task_names = resolve_task_names(task)

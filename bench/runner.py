@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bench import distributed, paths
+from bench.audit import Audit, attach, audit_dataset, audit_of
 from bench.datasets import DataNotFound, resolve_dataset
 from bench.encoder import Encoder, NotSupportedError, capabilities, get_encoder
 from bench.extract import ExtractionStats, extract, level_key
@@ -67,6 +68,8 @@ class RunOptions:
     encoder_options: dict[str, Any] = field(default_factory=dict)
     show_progress: bool = True
     confusion: bool = True
+    encoding: str | None = None  # metadata files' text encoding (--encoding); None: UTF-8
+    audit: bool = True  # decode every clip once for the dataset audit (cached per dataset)
     log: Any = None
 
     def say(self, msg: str) -> None:
@@ -85,7 +88,9 @@ class CellOutcome:
 
 def load_dataset(task: TaskSpec, opts: RunOptions) -> Dataset:
     """``task``'s dataset from the options' roots, data root or demo suite (:mod:`bench.datasets`)."""
-    return resolve_dataset(task, roots=opts.roots, data_root=opts.data_root, demo_dir=opts.demo_dir)
+    return resolve_dataset(
+        task, roots=opts.roots, data_root=opts.data_root, demo_dir=opts.demo_dir, encoding=opts.encoding
+    )
 
 
 def params_hash(obj: Any) -> str:
@@ -230,11 +235,16 @@ def run_cell(
     )
     params = protocol.params(ctx)
     outcome = partial(CellOutcome, encoder.name, task.name, protocol.short)
+    audit = audit_of(dataset)
+    flagged = audit_note(audit, protocol)
     existing = results.find(kind, encoder.label(), task.name, protocol.id)
     current = existing is not None and _is_current(existing, encoder, dataset, protocol, params)
     recompute = opts.force or opts.reembed or (existing is not None and existing.status == "failed")
     if existing is not None and current and not recompute:
-        return outcome("cached", results.path_for(kind, encoder.label(), task.name, protocol.id))
+        audit_now = None if audit is None else audit.to_json(protocol.trains)
+        if audit_now is not None and existing.audit != audit_now:  # audited since (or audited anew): keep it current
+            results.write(replace(existing, audit=audit_now))
+        return outcome("cached", results.path_for(kind, encoder.label(), task.name, protocol.id), flagged.strip())
     if replacement is not None and replacement is not registered:
         _note_unread_options(replacement, encoder, opts)
     cell = CellIdentity.of(encoder, task, dataset, protocol, params)
@@ -271,6 +281,7 @@ def run_cell(
         predictions=out.predictions,
         skipped_files=skipped,
         missing_files=tuple(m.id for m in dataset.missing),
+        audit=None if audit is None else audit.to_json(protocol.trains),
         timings={
             "extract_s": round(extract_s, 3),
             "protocol_s": round(protocol_s, 3),
@@ -283,7 +294,14 @@ def run_cell(
 
         write_confusion(record, path)
     p = summary[metric_names[0]]
-    return outcome("ok", path, f"{metric_names[0]} {p.mean:.4f} ± {p.std:.4f}")
+    return outcome("ok", path, f"{metric_names[0]} {p.mean:.4f} ± {p.std:.4f}{flagged}")
+
+
+def audit_note(audit: Audit | None, protocol: Protocol) -> str:
+    """What follows a flagged cell's number in the run output ("" for a clean one)."""
+    if audit is None or not protocol.trains or not audit.flags:
+        return ""
+    return f"  ⚑ audit: {', '.join(audit.flags)} (see the audit above; marked in leaderboard.md)"
 
 
 def _note_unread_options(protocol: Protocol, encoder: Encoder, opts: RunOptions) -> None:
@@ -327,6 +345,8 @@ def open_task(encoder: Encoder, task: TaskSpec, opts: RunOptions) -> tuple[Datas
 
     No data where the user pointed, or data the encoder refuses (random stand-in weights on
     real data), skip the task; demo-trained weights asked to score real data stop the run.
+    Metadata problems stop the run (every problem listed). The dataset audit runs here, before
+    any protocol: its summary is printed (missing files included) and every record keeps it.
     """
     try:
         dataset = load_dataset(task, opts)
@@ -346,6 +366,14 @@ def open_task(encoder: Encoder, task: TaskSpec, opts: RunOptions) -> tuple[Datas
             n = EmbeddingStore(opts.cache_dir).discard(encoder.name, encoder.fingerprint(), task.name, root)
             opts.say(f"  --reembed: forgot {n} stored embedding set(s) of {task.title} with {encoder.name}")
         info.barrier()
+    if distributed.dist_info().is_main:
+        audit = audit_dataset(
+            task, dataset, cache_dir=opts.cache_dir, workers=opts.workers, show_progress=opts.show_progress,
+            decode=opts.audit,
+        )  # fmt: skip
+        attach(dataset, audit)
+        for line in audit.summary():
+            opts.say(line)
     return dataset, None
 
 
