@@ -62,6 +62,29 @@ def store_key(encoder: Encoder, dataset: Dataset, policy: ClipPolicy, frames_win
     )
 
 
+def audio_changed_since_embedded(
+    encoder: Encoder,
+    dataset: Dataset,
+    store: EmbeddingStore,
+    policy: ClipPolicy,
+    frames_window_s: float | None = None,
+    verify_content: bool = False,
+) -> int:
+    """How many clips the store embedded (or failed) from a file that has changed since; 0 without an entry.
+
+    A finished result is reused by its dataset checksum (paths, sizes, labels), which an
+    in-place overwrite at the same size does not change; this per-file check (size and
+    modification time, or content) catches it, so the runner recomputes instead of serving
+    the old number. Without a store entry (the cache was deleted) nothing can be told: 0.
+    """
+    entry = store.existing(store_key(encoder, dataset, policy, frames_window_s))
+    if entry is None:
+        return 0
+    sources = clip_sources(dataset.clips, dataset.root, content=verify_content)
+    with entry.lock(shared=True):
+        return len(entry.changed(sources))
+
+
 def decode_clip(clip: Clip, rate: int, policy: ClipPolicy) -> np.ndarray:
     """A clip's audio at ``rate``, cut to its segment of a longer file if it has one, under ``policy``."""
     wave, _ = load_audio(clip.path, sample_rate=rate)

@@ -24,7 +24,7 @@ from bench import distributed, paths
 from bench.audit import Audit, attach, audit_dataset, audit_of
 from bench.datasets import DataNotFound, resolve_dataset
 from bench.encoder import Encoder, NotSupportedError, capabilities, get_encoder
-from bench.extract import ExtractionStats, extract, level_key
+from bench.extract import ExtractionStats, audio_changed_since_embedded, extract, level_key
 from bench.hashing import sha256_json
 from bench.metrics import mean_std
 from bench.preflight import check_run
@@ -304,6 +304,38 @@ def audit_note(audit: Audit | None, protocol: Protocol) -> str:
     return f"  ⚑ audit: {', '.join(audit.flags)} (see the audit above; marked in leaderboard.md)"
 
 
+def cell_options(
+    encoder: Encoder, task: TaskSpec, dataset: Dataset, protocols: Sequence[Protocol], opts: RunOptions
+) -> dict[str, RunOptions]:
+    """The options each protocol's cell runs with: ``force`` where audio changed in place since it was embedded.
+
+    A stored result is reused by its dataset checksum (paths, sizes, labels), which an
+    overwrite at the same size leaves unchanged; the embedding store knows each clip's file
+    state, so cells over such audio are recomputed (and only the changed clips re-embedded).
+    Checked once per task before any cell runs: the first cell brings the store up to date.
+    """
+    store = EmbeddingStore(opts.cache_dir)
+    changed: dict[str, int] = {}
+    out: dict[str, RunOptions] = {}
+    for registered in protocols:
+        protocol = cell_protocol(encoder, registered) or registered
+        if not protocol.uses_store or opts.force:
+            out[registered.id] = opts
+            continue
+        level = level_key(protocol.frames_window_s)
+        if level not in changed:
+            changed[level] = audio_changed_since_embedded(
+                encoder, dataset, store, task.clip_policy, protocol.frames_window_s, opts.verify_content
+            )
+            if changed[level]:
+                opts.say(
+                    f"  {changed[level]} audio file(s) of {task.title} changed since they were embedded: "
+                    "recomputing the results that read them"
+                )
+        out[registered.id] = replace(opts, force=True) if changed[level] else opts
+    return out
+
+
 def _note_unread_options(protocol: Protocol, encoder: Encoder, opts: RunOptions) -> None:
     """An end-to-end encoder's own protocol may not read every ``--popt`` the replaced one does: say so."""
     unread = sorted(k for k in opts.protocol_options if protocol.schema().get(k.split(".")[-1]) is None)
@@ -409,12 +441,18 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
                     continue
                 view_cache: dict[str, EmbeddingView] = {}
                 stats = ExtractionStats()
+                protocols = protocols_for(task, opts.protocols)
+                per_cell = cell_options(
+                    encoder, task, dataset, protocols, opts
+                )  # before embedding brings it up to date
                 if info.active:
                     _embed_shard(encoder, task, dataset, opts, info)
                     if not info.is_main:
                         continue  # rank 0 consolidates and evaluates
-                for protocol in protocols_for(task, opts.protocols):
-                    outcome = run_cell(encoder, task, dataset, protocol, opts, results, view_cache, stats)
+                for protocol in protocols:
+                    outcome = run_cell(
+                        encoder, task, dataset, protocol, per_cell[protocol.id], results, view_cache, stats
+                    )
                     opts.say(
                         f"{outcome.encoder:>12} {outcome.task:<14} "
                         f"{outcome.protocol:<10} {outcome.status:<7} {outcome.summary}"

@@ -258,6 +258,12 @@ class StoreEntry:
         self._require_lock()
         return {cid for cid, stored, _why in self._recorded() if cid in sources and sources[cid].same_as(stored)}
 
+    def changed(self, sources: Mapping[str, ClipSource]) -> set[str]:
+        """Ids (of ``sources``) the entry holds rows or a failure for, none of them from the current source."""
+        self._require_lock()
+        recorded = {cid for cid, _stored, _why in self._recorded() if cid in sources}
+        return recorded - self.done(sources)
+
     def view(self) -> EmbeddingView:
         self._require_lock()
         index = self._index()
@@ -420,6 +426,11 @@ class EmbeddingStore:
 
     def entry(self, key: StoreKey, extra_manifest: dict[str, Any] | None = None) -> StoreEntry:
         return StoreEntry(self.root, key, extra_manifest)
+
+    def existing(self, key: StoreKey) -> StoreEntry | None:
+        """The entry of ``key`` if some run created it (nothing is created here)."""
+        entry_dir = self.root / _safe(key.encoder_name) / _safe(key.task) / key.digest()
+        return StoreEntry(self.root, key) if (entry_dir / "manifest.json").exists() else None
 
     def discard(self, encoder_name: str, encoder_fingerprint: str, task: str, dataset_root: str) -> int:
         """Forget the rows of every entry of this encoder, task and dataset (all levels); the count."""

@@ -29,6 +29,7 @@ from bench.extract import extract
 from bench.results import ResultsStore
 from bench.runner import RunOptions, run
 from bench.store import EmbeddingStore
+from bench.sweep import sweep_fractions
 from bench.task import Clip, Dataset, get_task
 
 TARGETS = {0: "dog", 1: "rooster", 2: "pig"}
@@ -175,6 +176,31 @@ def test_force_after_overwriting_the_audio_scores_the_new_audio(tmp_path: Path) 
     fresh = ResultsStore(tmp_path / "fresh-results").find("real", "counting", "esc50", "probe-mlp-v1")
     assert again is not None and fresh is not None
     assert [f.metrics for f in again.folds] == [f.metrics for f in fresh.folds]
+
+
+@pytest.mark.usefixtures("with_test_encoders")
+def test_a_plain_rerun_after_overwriting_the_audio_scores_the_new_audio(tmp_path: Path) -> None:
+    """No --force: the stored results' dataset checksum (paths, sizes) did not change, the audio did.
+
+    Two cells over one store level (two fractions): the first re-embeds the changed clips, the
+    second must not then pass for current.
+    """
+    root = write_esc50(tmp_path / "data" / "ESC-50-master", TARGETS, per_fold=3)
+
+    def records(results: str) -> list[list[dict[str, float]]]:
+        out = []
+        for pct in (50, 100):
+            rec = ResultsStore(tmp_path / results).find("real", "counting", "esc50", f"probe-mlp-v1-frac{pct}")
+            assert rec is not None
+            out.append([f.metrics for f in rec.folds])
+        return out
+
+    sweep_fractions(["counting"], ["esc50"], [50.0, 100.0], 1, _run_opts(tmp_path), plot=False)
+    overwrite_same_size(get_task("esc50").loader(root).clips, seed=6)
+    again = sweep_fractions(["counting"], ["esc50"], [50.0, 100.0], 1, _run_opts(tmp_path), plot=False)
+    assert [o.status for o in again.outcomes] == ["ok", "ok"]  # recomputed, not served from the old records
+    sweep_fractions(["counting"], ["esc50"], [50.0, 100.0], 1, _run_opts(tmp_path, "fresh-cache", "fresh"), plot=False)
+    assert records("results") == records("fresh")
 
 
 def test_reembed_flag_embeds_again_and_force_does_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -360,6 +386,7 @@ def _extract_script(root: Path, cache: Path, before: str = "", preamble: str = "
         from bench.audio import ClipPolicy
         from bench.extract import extract
         from bench.store import EmbeddingStore
+from bench.sweep import sweep_fractions
         from bench.task import get_task
         ds = get_task("esc50").loader({str(root)!r})
     """)
