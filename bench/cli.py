@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
 from bench import paths
 from bench.commands import COMMANDS, fail
 from bench.metadata import check_encoding
-from bench.options import parse_pairs, typed_pairs
+from bench.options import OptionError, parse_pairs, typed_pairs
 from bench.registry import RegistryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark audio representations the Wav2CLIP way.")
@@ -58,7 +60,27 @@ BatchSizeOption = Annotated[
     int | None, typer.Option(help="Clips per encoder call (default: the encoder's preference).")
 ]
 WorkersOption = Annotated[int, typer.Option(help="Background decoding threads.")]
-ForceOption = Annotated[bool, typer.Option(help="Recompute cells that already have a current result.")]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        help="Recompute cells that already have a current result, from the stored embeddings "
+        "(--reembed also embeds again)."
+    ),
+]
+ReembedOption = Annotated[
+    bool,
+    typer.Option(
+        help="Forget the stored embeddings of these encoders × tasks and embed again (changed audio files "
+        "are re-embedded without it)."
+    ),
+]
+VerifyContentOption = Annotated[
+    bool,
+    typer.Option(
+        help="Tell changed audio files by a hash of their bytes instead of size + modification time "
+        "(reads every file on each run; for copies that kept old modification times)."
+    ),
+]
 ResultsOption = Annotated[Path | None, typer.Option(help="Results folder (default ./results).")]
 CacheOption = Annotated[Path | None, typer.Option(help="Embedding store (default .bench/cache).")]
 QuietOption = Annotated[bool, typer.Option(help="No progress bars.")]
@@ -87,6 +109,8 @@ def _run_options(
     batch_size: int | None,
     workers: int,
     force: bool,
+    reembed: bool,
+    verify_content: bool,
     seed: int,
     results: Path | None,
     cache: Path | None,
@@ -95,7 +119,11 @@ def _run_options(
     encoding: str | None = None,
     audit: bool = True,
 ) -> RunOptions:
-    """The shared options of `bench run` / `bench sweep` checked and turned into :class:`RunOptions`."""
+    """The shared options of `bench run` / `bench sweep` parsed into :class:`RunOptions`.
+
+    ``--opt`` / ``--popt`` values stay text here: the run checks and types them against the
+    encoders' and protocols' schemas before any work (:mod:`bench.preflight`).
+    """
     from bench.runner import RunOptions
 
     if on_error not in ("skip", "stop"):
@@ -103,10 +131,10 @@ def _run_options(
     try:
         if encoding:
             check_encoding(encoding)
-        enc_opts = typed_pairs(opt or [], "--opt")
+        enc_opts: dict[str, Any] = dict(parse_pairs(opt or [], "--opt"))
         roots = {k: Path(v) for k, v in parse_pairs(root or [], "--root").items()}
-        protocol_options = typed_pairs(popt or [], "--popt")
-    except ValueError as exc:
+        protocol_options: dict[str, Any] = dict(parse_pairs(popt or [], "--popt"))
+    except ValueError as exc:  # an OptionError, or --encoding
         fail(str(exc))
     if weights:
         enc_opts["weights"] = weights
@@ -120,6 +148,8 @@ def _run_options(
         batch_size=batch_size,
         workers=workers,
         force=force,
+        reembed=reembed,
+        verify_content=verify_content,
         seed=seed,
         protocols=protocols,
         protocol_options=protocol_options,
@@ -128,6 +158,31 @@ def _run_options(
         encoding=encoding,
         audit=audit,
     )
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """What a user can fix, as a message: options (exit 2), data or store problems (1), Ctrl-C (130)."""
+    from bench.extract import ExtractionStopped
+    from bench.store import StoreDamaged
+
+    try:
+        yield
+    except OptionError as exc:
+        fail(str(exc))
+    except (RegistryError, ExtractionStopped, StoreDamaged, FileNotFoundError, ValueError) as exc:
+        fail(str(exc), 1)
+    except KeyboardInterrupt as exc:
+        kept = str(exc) or "embeddings and finished cells are saved; run the same command again to resume"
+        typer.secho(f"interrupted: {kept}", fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(130) from None
+
+
+def _failed_cells(outcomes: list[Any]) -> None:
+    """Exit 1 (after everything else was written) when a cell failed, naming each with its reason."""
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        fail("\n".join(f"failed: {o.encoder} {o.task} {o.protocol}: {o.summary}" for o in failed), 1)
 
 
 @app.command()
@@ -151,6 +206,8 @@ def run(
     workers: WorkersOption = 2,
     seed: Annotated[int, typer.Option(help="Seed for probes and validation carving.")] = 0,
     force: ForceOption = False,
+    reembed: ReembedOption = False,
+    verify_content: VerifyContentOption = False,
     results: ResultsOption = None,
     cache: CacheOption = None,
     leaderboard: Annotated[bool, typer.Option(help="Regenerate leaderboard.md afterwards.")] = True,
@@ -164,23 +221,21 @@ def run(
     files:DIR/{label}_{group}_{index}.wav (see the README, "Your own dataset").
     """
     from bench.distributed import dist_info
-    from bench.extract import ExtractionStopped
     from bench.runner import run as run_all
     from bench.task import resolve_task_names
 
     opts = _run_options(
         data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
-        batch_size=batch_size, workers=workers, force=force, seed=seed, results=results, cache=cache, quiet=quiet,
-        protocols=_split(protocol) if protocol else None, encoding=encoding, audit=audit,
+        batch_size=batch_size, workers=workers, force=force, reembed=reembed, verify_content=verify_content,
+        seed=seed, results=results, cache=cache, quiet=quiet, protocols=_split(protocol) if protocol else None,
+        encoding=encoding, audit=audit,
     )  # fmt: skip
     try:
         task_names = resolve_task_names(task)
     except (RegistryError, ValueError) as exc:
         fail(str(exc))
-    try:
+    with _user_errors():
         outcomes = run_all(_split(encoder), task_names, opts)
-    except (RegistryError, ExtractionStopped, FileNotFoundError, ValueError) as exc:
-        fail(str(exc), 1)
     if not dist_info().is_main:
         return  # torchrun: other ranks only embed their shard
     if leaderboard:
@@ -188,6 +243,7 @@ def run(
 
         out = write(opts.results_dir, opts.results_dir.resolve().parent / "leaderboard.md")
         typer.echo(f"leaderboard: {out}")
+    _failed_cells(outcomes)
     if not any(o.status in ("ok", "cached", "n/a") for o in outcomes):
         fail("nothing was evaluated (see messages above)", 1)
 
@@ -245,10 +301,12 @@ def check_encoder(
     The same checks the test suite runs on every registered encoder. Exit status 1 if any fails.
     """
     from bench.conformance import CHECKS, Subject, report, run_checks
+    from bench.devices import check_device
 
     try:
         options: dict[str, Any] = typed_pairs(opt or [], "--opt")
         variants = [{k: v} for k, v in typed_pairs(vary or [], "--vary").items()]
+        check_device(device)
     except ValueError as exc:
         fail(str(exc))
     if weights:
@@ -351,6 +409,9 @@ def data_verify(
 
     try:
         spec = get_task(task)
+    except RegistryError as exc:  # a usage error (exit 2), like `bench run -t foo`
+        fail(str(exc))
+    try:
         found = _verify_root(spec, root)
         report = verify(spec, found, decode=decode, workers=workers, encoding=encoding, show_progress=not json_out)
     except (RegistryError, FileNotFoundError, ValueError) as exc:
@@ -556,6 +617,8 @@ def sweep_fractions_cmd(
     workers: WorkersOption = 2,
     seed: Annotated[int, typer.Option(help="Base seed; repetition r uses seed + 1000·r.")] = 0,
     force: ForceOption = False,
+    reembed: ReembedOption = False,
+    verify_content: VerifyContentOption = False,
     results: ResultsOption = None,
     cache: CacheOption = None,
     quiet: QuietOption = False,
@@ -563,27 +626,25 @@ def sweep_fractions_cmd(
     audit: AuditOption = True,
 ) -> None:
     """Probe on nested stratified subsets of the training split; one record per fraction; Fig. 2 PNG."""
-    from bench.extract import ExtractionStopped
     from bench.protocols.data_fraction.subsets import parse_fractions
     from bench.sweep import sweep_fractions
     from bench.task import resolve_task_names
 
     opts = _run_options(
         data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
-        batch_size=batch_size, workers=workers, force=force, seed=seed, results=results, cache=cache, quiet=quiet,
-        encoding=encoding, audit=audit,
+        batch_size=batch_size, workers=workers, force=force, reembed=reembed, verify_content=verify_content,
+        seed=seed, results=results, cache=cache, quiet=quiet, encoding=encoding, audit=audit,
     )  # fmt: skip
     try:
         task_names = resolve_task_names(task)
         percents = parse_fractions(fractions)
     except (RegistryError, ValueError) as exc:
         fail(str(exc))
-    try:
+    with _user_errors():
         out = sweep_fractions(_split(encoder), task_names, percents, seeds, opts)
-    except (RegistryError, ExtractionStopped, FileNotFoundError, ValueError) as exc:
-        fail(str(exc), 1)
     for fig in out.figures:
         typer.echo(f"figure: {fig}")
+    _failed_cells(out.outcomes)
     if not any(o.status in ("ok", "cached") for o in out.outcomes):
         fail("nothing was evaluated (see messages above)", 1)
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,6 +32,7 @@ import numpy as np
 
 from bench.frameworks import guard_import_order
 from bench.hashing import sha256_json
+from bench.options import Schema, check_options, coerce, signature_schema
 from bench.registry import Registry, RegistryError
 
 
@@ -69,6 +70,15 @@ class Encoder(ABC):
     # that the fingerprint changes with the embedding (a stale cache otherwise reuses old numbers).
     check_variants: ClassVar[tuple[dict[str, Any], ...]] = ()
     demo_only: bool = False  # weights trained on the demo suite: real data stops the run (see refusal)
+
+    @classmethod
+    def option_schema(cls) -> Schema | None:
+        """The ``--opt`` keys this adapter takes, checked before any work (None: anything goes).
+
+        By default its constructor's keyword parameters, typed by their annotations
+        (``device`` is set by ``--device``); adapters override this to add ranges and help.
+        """
+        return signature_schema(cls, f"encoder {cls.name!r}", skip=("device",))
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
@@ -177,27 +187,43 @@ ENCODERS: Registry[EncoderFactory] = Registry("encoder", entry_point_group="benc
 def get_encoder(spec: str, **options: Any) -> Encoder:
     """Build an encoder from a CLI spec: ``NAME`` or ``hear:MODULE[:WEIGHTS]``.
 
-    Only options the factory accepts are passed, except that an option the user set
-    explicitly (not None) and the factory does not accept is an error naming the choices.
+    Options are checked against the adapter's schema (:func:`check_encoder_options`): an
+    unknown key, a wrong type or a value out of range is an error naming the choices.
+    ``device`` is passed only to a factory that takes it. None values mean "not given".
     """
     guard_import_order()
-    if spec.startswith("hear:"):
-        parts = spec.split(":", 2)
-        options = {**options, "module": parts[1]}
-        if len(parts) == 3 and parts[2]:
-            options["weights"] = parts[2]
-        spec = "hear"
-    factory = ENCODERS.get(spec)
+    name, given = _hear_spec(spec, {k: v for k, v in options.items() if v is not None})
+    factory = ENCODERS.get(name)
+    device = given.pop("device", None)
+    checked = check_encoder_options(spec, given)
     accepted = _accepted_kwargs(factory)
-    given = {k: v for k, v in options.items() if v is not None}
-    if accepted is not None:
-        unknown = sorted(set(given) - accepted)
-        if unknown:
-            raise RegistryError(
-                f"encoder {spec!r} does not take option(s) {', '.join(unknown)}; "
-                f"it accepts: {', '.join(sorted(accepted)) or 'none'}"
-            )
-    return factory(**given)
+    if device is not None and (accepted is None or "device" in accepted):
+        checked["device"] = device
+    return factory(**checked)
+
+
+def check_encoder_options(spec: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` for encoder ``spec`` converted and checked; raises :class:`OptionError` (or RegistryError)."""
+    name, given = _hear_spec(spec, {k: v for k, v in options.items() if v is not None})
+    factory = ENCODERS.get(name)
+    if isinstance(factory, type) and issubclass(factory, Encoder):
+        schema = factory.option_schema()
+    else:
+        schema = signature_schema(factory, f"encoder {name!r}", skip=("device",))
+    if schema is None:  # the factory takes **kwargs: nothing to check against
+        return {k: coerce(v) if isinstance(v, str) else v for k, v in given.items()}
+    return check_options(given, [schema], "--opt", reserved={"device": "--device"})
+
+
+def _hear_spec(spec: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``hear:MODULE[:WEIGHTS]`` → ("hear", options with module and weights); other specs unchanged."""
+    if not spec.startswith("hear:"):
+        return spec, options
+    parts = spec.split(":", 2)
+    options = {**options, "module": parts[1]}
+    if len(parts) == 3 and parts[2]:
+        options["weights"] = parts[2]
+    return "hear", options
 
 
 def _accepted_kwargs(factory: EncoderFactory) -> set[str] | None:

@@ -2,9 +2,13 @@
 
 Decoding and resampling happen in background threads (soundfile and soxr release the GIL)
 so the model rarely waits. Results are flushed to the store every ``flush_every`` clips or
-``flush_seconds``, so a killed run loses at most one flush interval. Unreadable files are
-recorded and skipped (``on_error="skip"``) or stop the run after everything already computed
-has been written (``on_error="stop"``).
+``flush_seconds`` (5 s), so a killed run loses at most a few seconds of work. Unreadable files
+are recorded and skipped (``on_error="skip"``) or stop the run after everything already
+computed has been written (``on_error="stop"``); a clip whose embedding is not finite (NaN or
+infinite: audio of absurd scale) is always recorded with the reason and skipped, never stored.
+Which clips need embedding is decided per clip from its file's
+current state (:mod:`bench.file_identity`): a file changed in place is embedded again, and so is
+one that failed before and has changed since.
 """
 
 from __future__ import annotations
@@ -12,18 +16,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from bench.audio import AudioDecodeError, ClipPolicy, load_audio
 from bench.encoder import Encoder
+from bench.file_identity import ClipSource, clip_sources
 from bench.prefetch import decode_ahead
 from bench.progress import progress_bar
 from bench.store import EmbeddingStore, EmbeddingView, StoreEntry, StoreKey
 from bench.task import Clip, Dataset
 
 OnError = Literal["skip", "stop"]
+FLUSH_SECONDS = 5.0  # the most work (in seconds) a kill -9 can lose, besides the batch in flight
 
 
 class ExtractionStopped(RuntimeError):
@@ -49,10 +56,33 @@ def store_key(encoder: Encoder, dataset: Dataset, policy: ClipPolicy, frames_win
         encoder_name=encoder.name,
         encoder_fingerprint=encoder.fingerprint(),
         task=dataset.task,
-        dataset_checksum=dataset.checksum(),
+        dataset_root=str(Path(dataset.root).resolve()),
         policy=policy.key(),
         level=level_key(frames_window_s),
     )
+
+
+def audio_changed_since_embedded(
+    encoder: Encoder,
+    dataset: Dataset,
+    store: EmbeddingStore,
+    policy: ClipPolicy,
+    frames_window_s: float | None = None,
+    verify_content: bool = False,
+) -> int:
+    """How many clips the store embedded (or failed) from a file that has changed since; 0 without an entry.
+
+    A finished result is reused by its dataset checksum (paths, sizes, labels), which an
+    in-place overwrite at the same size does not change; this per-file check (size and
+    modification time, or content) catches it, so the runner recomputes instead of serving
+    the old number. Without a store entry (the cache was deleted) nothing can be told: 0.
+    """
+    entry = store.existing(store_key(encoder, dataset, policy, frames_window_s))
+    if entry is None:
+        return 0
+    sources = clip_sources(dataset.clips, dataset.root, content=verify_content)
+    with entry.lock(shared=True):
+        return len(entry.changed(sources))
 
 
 def decode_clip(clip: Clip, rate: int, policy: ClipPolicy) -> np.ndarray:
@@ -72,9 +102,10 @@ class PartWriter:
 
     entry: StoreEntry
     frames: bool
+    sources: dict[str, ClipSource]
     dtype: str = "float32"
     flush_every: int = 256
-    flush_seconds: float = 30.0
+    flush_seconds: float = FLUSH_SECONDS
     ids: list[str] = field(default_factory=list)
     rows: list[np.ndarray] = field(default_factory=list)
     starts: list[np.ndarray] = field(default_factory=list)
@@ -91,7 +122,9 @@ class PartWriter:
         return len(self.ids) >= self.flush_every or time.monotonic() - self.last_flush > self.flush_seconds
 
     def flush(self) -> None:
-        self.entry.write_part(self.ids, self.rows, self.starts if self.frames else None, dict(self.failed), self.dtype)
+        self.entry.write_part(
+            self.ids, self.rows, self.starts if self.frames else None, dict(self.failed), self.sources, self.dtype
+        )
         self.ids, self.rows, self.starts, self.failed = [], [], [], {}
         self.last_flush = time.monotonic()
 
@@ -107,6 +140,17 @@ def embed_batch(
         fe = encoder.embed_frames(waves, window_s=frames_window_s)
         for rows, starts in zip(fe.frames, fe.starts_s, strict=True):
             yield np.asarray(rows, dtype=np.float32), np.asarray(starts)
+
+
+def non_finite(rows: np.ndarray, wave: np.ndarray, dtype: str) -> str | None:
+    """Why ``rows`` must not be stored (NaN or infinite once in the store's ``dtype``), or None."""
+    if np.isfinite(np.asarray(rows, dtype=dtype)).all():
+        return None
+    peak = float(np.max(np.abs(wave))) if len(wave) else 0.0
+    return (
+        f"the encoder returned non-finite values (NaN or infinite) for this clip; its audio peaks at "
+        f"{peak:.3g} (full scale is 1.0): check the file's sample format and scale"
+    )
 
 
 def _embed_clips(
@@ -131,9 +175,14 @@ def _embed_clips(
             return
         waves = [w for _, w in batch]
         stats.encoder_calls += 1
-        for (clip, _), (rows, starts) in zip(batch, embed_batch(encoder, waves, frames_window_s), strict=True):
-            writer.add(clip.id, rows, starts)
-        stats.embedded += len(batch)
+        for (clip, wave), (rows, starts) in zip(batch, embed_batch(encoder, waves, frames_window_s), strict=True):
+            problem = non_finite(rows, wave, writer.dtype)
+            if problem is None:
+                writer.add(clip.id, rows, starts)
+                stats.embedded += 1
+            else:
+                writer.failed[clip.id] = problem
+                stats.failed += 1
         stats.audio_seconds += sum(len(w) for w in waves) / encoder.sample_rate
         advance(len(batch))
         batch.clear()
@@ -168,16 +217,20 @@ def extract(
     batch_size: int | None = None,
     workers: int = 2,
     flush_every: int = 256,
-    flush_seconds: float = 30.0,
+    flush_seconds: float = FLUSH_SECONDS,
     dtype: str = "float32",
     shard: tuple[int, int] = (0, 1),
     show_progress: bool = True,
     stats: ExtractionStats | None = None,
+    verify_content: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> EmbeddingView | None:
-    """Embed every clip of ``dataset`` not yet in the store; return the finished view.
+    """Embed every clip of ``dataset`` not yet in the store from its current file; return the view.
 
-    With ``shard=(rank, world)`` only every world-th pending clip is embedded by this
-    process and ``None`` is returned: the caller consolidates once all ranks are done.
+    ``verify_content`` identifies files by a hash of their bytes instead of size and
+    modification time. With ``shard=(rank, world)`` only every world-th clip (in dataset
+    order) is this process's and ``None`` is returned: the caller consolidates once all ranks
+    are done. A second process on the same entry waits for the first (``say`` tells the user).
     """
     stats = stats if stats is not None else ExtractionStats()
     t0 = time.perf_counter()
@@ -186,40 +239,45 @@ def extract(
         {"encoder": encoder.describe(), "dataset_root": str(dataset.root)},
     )
     order = [c.id for c in dataset.clips]
-    if entry.complete:
-        stats.reused = len(order)
-        return entry.view()
-    done, _previous_failures = entry.done_ids()
-    stats.reused = len(done)
+    sources = clip_sources(dataset.clips, dataset.root, content=verify_content, workers=workers)
     rank, world = shard
-    mine = [c for c in dataset.clips if c.id not in done][rank::world]
-    writer = PartWriter(entry, frames_window_s is not None, dtype, flush_every, flush_seconds)
+    with entry.session(sources, shared=world > 1, say=say) as done:
+        stats.reused = len(done)
+        mine = [c for i, c in enumerate(dataset.clips) if i % world == rank and c.id not in done]
+        writer = PartWriter(entry, frames_window_s is not None, sources, dtype, flush_every, flush_seconds)
 
-    def stop_note() -> str:
-        return (
-            f"Stopped (--on-error stop). {len(done) + stats.embedded} clips are saved in the embedding store; "
-            "fix or remove the file and run again, or use --on-error skip to record and skip unreadable files."
-        )
+        def kept() -> str:
+            n = len(done) + stats.embedded + stats.failed
+            return f"{n} of {len(order)} clips of {dataset.task} are saved in the embedding store"
 
-    rate = encoder.sample_rate
-    try:
-        with progress_bar(f"{encoder.name} → {dataset.task}", total=len(mine), enabled=show_progress) as advance:
-            _embed_clips(
-                encoder,
-                mine,
-                lambda c: decode_clip(c, rate, policy),
-                writer,
-                stats,
-                frames_window_s=frames_window_s,
-                batch_size=batch_size or encoder.preferred_batch_size,
-                workers=workers,
-                on_error=on_error,
-                stop_note=stop_note,
-                advance=advance,
+        def stop_note() -> str:
+            return (
+                f"Stopped (--on-error stop). {kept()}; fix or remove the file and run again, "
+                "or use --on-error skip to record and skip unreadable files."
             )
-    finally:
-        writer.flush()  # whatever finished is persisted even on KeyboardInterrupt or an encoder error
-        stats.seconds += time.perf_counter() - t0
-    if world > 1:
-        return None
-    return entry.consolidate(order, dtype=dtype)
+
+        rate = encoder.sample_rate
+        try:
+            with progress_bar(f"{encoder.name} → {dataset.task}", total=len(mine), enabled=show_progress) as advance:
+                _embed_clips(
+                    encoder,
+                    mine,
+                    lambda c: decode_clip(c, rate, policy),
+                    writer,
+                    stats,
+                    frames_window_s=frames_window_s,
+                    batch_size=batch_size or encoder.preferred_batch_size,
+                    workers=workers,
+                    on_error=on_error,
+                    stop_note=stop_note,
+                    advance=advance,
+                )
+        except KeyboardInterrupt:
+            writer.flush()
+            raise KeyboardInterrupt(f"{kept()} ({entry.dir}); run the same command again to resume") from None
+        finally:
+            writer.flush()  # whatever finished is persisted even on an encoder error
+            stats.seconds += time.perf_counter() - t0
+        if world > 1:
+            return None
+        return entry.consolidate(order, sources, dtype=dtype)

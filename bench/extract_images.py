@@ -3,19 +3,22 @@
 For each clip with a video, frames in a window are decoded at ``fps`` (the paper: 30 fps),
 embedded by an image model (an encoder's ``embed_images``: the CLIP teacher for Wav2CLIP,
 OpenL3's image network) and mean-pooled into one row per clip. Used for the distillation
-targets and for cross-modal retrieval. Keys hold the image model's fingerprint, the dataset
-checksum, the frame rate, the frame size and the window rule, so targets from two teachers
-never mix. Unreadable videos are recorded and skipped (or stop the run), like audio.
+targets and for cross-modal retrieval. Keys hold the image model's fingerprint, the dataset's
+absolute root, the frame rate, the frame size and the window rule, so targets from two
+teachers never mix; a video changed in place is embedded again (:mod:`bench.file_identity`).
+Unreadable videos are recorded and skipped (or stop the run), like audio.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
-from bench.extract import ExtractionStopped, OnError
+from bench.extract import FLUSH_SECONDS, ExtractionStopped, OnError
+from bench.file_identity import clip_sources
 from bench.prefetch import decode_ahead
 from bench.progress import progress_bar
 from bench.store import EmbeddingStore, EmbeddingView, StoreKey
@@ -46,6 +49,7 @@ def extract_image_embeddings(
     flush_every: int = 64,
     shard: tuple[int, int] = (0, 1),
     show_progress: bool = True,
+    verify_content: bool = False,
 ) -> EmbeddingView | None:
     """Mean-pooled image embeddings, one row per clip; ``window(clip) -> (start_s, duration_s)``.
 
@@ -58,53 +62,56 @@ def extract_image_embeddings(
         encoder_name=model_name,
         encoder_fingerprint=model_fingerprint,
         task=dataset.task,
-        dataset_checksum=dataset.checksum(),
+        dataset_root=str(Path(dataset.root).resolve()),
         policy=f"fps={fps:g},size={size},window={window_rule}",
         level="image-mean",
     )
     entry = store.entry(key, {"image_model": model_name, "dataset_root": str(dataset.root)})
     order = [c.id for c in todo_clips]
-    if entry.complete:
-        return entry.view()
-    done, _ = entry.done_ids()
+    sources = clip_sources(todo_clips, dataset.root, content=verify_content)
     rank, world = shard
-    mine = [c for c in todo_clips if c.id not in done][rank::world]
-    ids: list[str] = []
-    rows: list[np.ndarray] = []
-    failed: dict[str, str] = {}
+    with entry.session(sources, shared=world > 1) as done:
+        mine = [c for i, c in enumerate(todo_clips) if i % world == rank and c.id not in done]
+        ids: list[str] = []
+        rows: list[np.ndarray] = []
+        failed: dict[str, str] = {}
 
-    def decode(clip: Clip) -> np.ndarray:
-        start, dur = window(clip)
-        return read_frames(clip.path, fps=fps, start_s=start, duration_s=dur, size=size)
+        def decode(clip: Clip) -> np.ndarray:
+            start, dur = window(clip)
+            return read_frames(clip.path, fps=fps, start_s=start, duration_s=dur, size=size)
 
-    last = time.monotonic()
-    try:
-        with progress_bar(f"{model_name} images → {dataset.task}", len(mine), show_progress) as advance:
-            for got in decode_ahead(mine, decode, workers=2, depth=5):
-                clip = got.item
-                if got.error is not None:
-                    failed[clip.id] = got.error
-                    if on_error == "stop":
-                        raise ExtractionStopped(
-                            f"{clip.path}: {got.error}\nStopped (--on-error stop); finished clips are saved."
-                        )
+        last = time.monotonic()
+        try:
+            with progress_bar(f"{model_name} images → {dataset.task}", len(mine), show_progress) as advance:
+                for got in decode_ahead(mine, decode, workers=2, depth=5):
+                    clip = got.item
+                    if got.error is not None:
+                        failed[clip.id] = got.error
+                        if on_error == "stop":
+                            raise ExtractionStopped(
+                                f"{clip.path}: {got.error}\nStopped (--on-error stop); finished clips are saved."
+                            )
+                        advance(1)
+                        continue
+                    frames = got.value
+                    assert frames is not None
+                    embs = [
+                        np.asarray(embed_images(frames[j : j + frame_batch]), dtype=np.float32)
+                        for j in range(0, len(frames), frame_batch)
+                    ]
+                    row = np.concatenate(embs).mean(axis=0, keepdims=True)
+                    if np.isfinite(row).all():
+                        ids.append(clip.id)
+                        rows.append(row)
+                    else:
+                        failed[clip.id] = "the image model returned non-finite values (NaN or infinite) for this video"
                     advance(1)
-                    continue
-                frames = got.value
-                assert frames is not None
-                embs = [
-                    np.asarray(embed_images(frames[j : j + frame_batch]), dtype=np.float32)
-                    for j in range(0, len(frames), frame_batch)
-                ]
-                ids.append(clip.id)
-                rows.append(np.concatenate(embs).mean(axis=0, keepdims=True))
-                advance(1)
-                if len(ids) >= flush_every or time.monotonic() - last > 30:
-                    entry.write_part(ids, rows, None, failed)
-                    ids, rows, failed = [], [], {}
-                    last = time.monotonic()
-    finally:
-        entry.write_part(ids, rows, None, failed)
-    if world > 1:
-        return None
-    return entry.consolidate(order)
+                    if len(ids) >= flush_every or time.monotonic() - last > FLUSH_SECONDS:
+                        entry.write_part(ids, rows, None, failed, sources)
+                        ids, rows, failed = [], [], {}
+                        last = time.monotonic()
+        finally:
+            entry.write_part(ids, rows, None, failed, sources)
+        if world > 1:
+            return None
+        return entry.consolidate(order, sources)

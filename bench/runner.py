@@ -5,8 +5,11 @@ suite; loaded and checksummed once per run), embeds it once into the store, runs
 protocol that applies and writes one record per cell, with bootstrap intervals of its metrics.
 A cell whose record already exists with the same cell key (:mod:`bench.cell_key`: task
 definition, dataset files and annotations, encoder fingerprint, protocol parameters) is
-skipped (``force`` recomputes it from the store), so re-running a finished command costs no
-encoder calls at all; any change to what the numbers depend on recomputes the cell.
+skipped (``force`` recomputes it from the store; ``reembed`` also forgets the stored
+embeddings), so re-running a finished command costs no encoder calls at all; any change to
+what the numbers depend on recomputes the cell. Options, encoders and the device are checked
+before any work (:mod:`bench.preflight`); a cell the data cannot support (a fold whose every
+clip was skipped) is recorded as failed with the reason and the other cells still run.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from bench.audit import Audit, attach, audit_dataset, audit_of
 from bench.cell_key import cell_key
 from bench.datasets import DataNotFound, resolve_dataset
 from bench.encoder import Encoder, NotSupportedError, capabilities, get_encoder
-from bench.extract import ExtractionStats, extract, level_key
+from bench.extract import ExtractionStats, audio_changed_since_embedded, extract, level_key
 from bench.hashing import sha256_json
 from bench.metrics import mean_std
-from bench.protocols import Protocol, ProtocolContext, cell_protocol, protocols_for
+from bench.preflight import check_run
+from bench.protocols import CellError, Protocol, ProtocolContext, cell_protocol, protocols_for
 from bench.results import (
     DataInfo,
     EncoderInfo,
@@ -61,6 +65,8 @@ class RunOptions:
     batch_size: int | None = None
     workers: int = 2
     force: bool = False
+    reembed: bool = False  # forget the stored embeddings of each encoder × task, embed again (implies force)
+    verify_content: bool = False  # identify audio files by a hash of their bytes, not size + mtime
     seed: int = 0
     protocols: list[str] | None = None
     protocol_options: dict[str, Any] = field(default_factory=dict)
@@ -173,6 +179,12 @@ class CellIdentity:
     def not_applicable(self, primary_metric: str, reason: str) -> ResultRecord:
         return self.record(folds=(), summary={}, primary_metric=primary_metric, status="n/a", reason=reason)
 
+    def failed(self, primary_metric: str, reason: str, skipped: dict[str, str]) -> ResultRecord:
+        """A cell the data could not support: no number, the reason, and the files that were skipped."""
+        return self.record(
+            folds=(), summary={}, primary_metric=primary_metric, status="failed", reason=reason, skipped_files=skipped
+        )
+
 
 def summarise(folds: Sequence[FoldResult], metrics: Sequence[str]) -> dict[str, MetricSummary]:
     """Mean ± population std of each metric over the folds (or trials) that report it."""
@@ -216,12 +228,17 @@ def _embed_for(
             workers=opts.workers,
             show_progress=opts.show_progress,
             stats=stats,
+            verify_content=opts.verify_content,
+            say=opts.say,
         )
         assert view is not None
         view_cache[level] = view
         if view.failed:
             example = next(iter(view.failed.items()))
-            opts.say(f"  {len(view.failed)} unreadable file(s) skipped in {task.title}, e.g. {example}")
+            opts.say(
+                f"  {len(view.failed)} clip(s) skipped in {task.title} (unreadable, or a non-finite embedding), "
+                f"e.g. {example}"
+            )
         if stats.encoder_calls > calls_before:
             opts.say(f"  embedded {stats.embedded} clips of {task.title} with {encoder.name} in {stats.seconds:.1f} s")
     return view_cache[level]
@@ -238,6 +255,7 @@ def run_cell(
     stats: ExtractionStats,
 ) -> CellOutcome:
     kind = str(dataset.info.get("kind", "real"))
+    registered = protocol
     replacement = cell_protocol(encoder, protocol)
     opted_out = replacement is None
     protocol = replacement or protocol
@@ -251,6 +269,7 @@ def run_cell(
         options=dict(opts.protocol_options),
         show_progress=opts.show_progress,
         store=EmbeddingStore(opts.cache_dir),
+        verify_content=opts.verify_content,
     )
     params = protocol.params(ctx)
     outcome = partial(CellOutcome, encoder.name, task.name, protocol.short)
@@ -258,12 +277,15 @@ def run_cell(
     flagged = audit_note(audit, protocol)
     cell = CellIdentity.of(encoder, task, dataset, protocol, params, BootstrapConfig.from_options(ctx.options))
     existing = results.cell(kind, encoder.label(), task.name, protocol.id, cell.config)
-    if existing is not None and not opts.force and existing.cell_key == cell.key:
+    recompute = opts.force or opts.reembed or (existing is not None and existing.status == "failed")
+    if existing is not None and not recompute and existing.cell_key == cell.key:
         current = None if audit is None else audit.to_json(protocol.trains)
         if current is not None and existing.audit != current:  # audited since (or audited anew): keep it current
             results.rewrite(replace(existing, audit=current))  # keeps the scores sidecar
         path = results.path_for(kind, encoder.label(), task.name, protocol.id, cell.config)
         return outcome("cached", path, flagged.strip())
+    if replacement is not None and replacement is not registered:
+        _note_unread_options(replacement, encoder, opts)
     if cell.overlap:
         opts.say(f"  note: {cell.overlap}")
     missing = protocol.needs - capabilities(encoder)
@@ -283,6 +305,9 @@ def run_cell(
         out = protocol.run(ctx)
     except NotSupportedError as exc:  # a side that exists but cannot work here (e.g. teacher weights absent)
         return outcome("n/a", results.write(cell.not_applicable(task.primary_metric, str(exc))), str(exc))
+    except CellError as exc:  # this data cannot support the cell; the other cells still run
+        skipped = dict(ctx.view.failed) if ctx.view is not None else {}
+        return outcome("failed", results.write(cell.failed(task.primary_metric, str(exc), skipped)), str(exc))
     protocol_s = time.perf_counter() - t1
     metric_names = out.metrics or task.metrics
     summary = summarise(out.folds, metric_names)
@@ -322,6 +347,48 @@ def audit_note(audit: Audit | None, protocol: Protocol) -> str:
     return f"  ⚑ audit: {', '.join(audit.flags)} (see the audit above; marked in leaderboard.md)"
 
 
+def cell_options(
+    encoder: Encoder, task: TaskSpec, dataset: Dataset, protocols: Sequence[Protocol], opts: RunOptions
+) -> dict[str, RunOptions]:
+    """The options each protocol's cell runs with: ``force`` where audio changed in place since it was embedded.
+
+    A stored result is reused by its dataset checksum (paths, sizes, labels), which an
+    overwrite at the same size leaves unchanged; the embedding store knows each clip's file
+    state, so cells over such audio are recomputed (and only the changed clips re-embedded).
+    Checked once per task before any cell runs: the first cell brings the store up to date.
+    """
+    store = EmbeddingStore(opts.cache_dir)
+    changed: dict[str, int] = {}
+    out: dict[str, RunOptions] = {}
+    for registered in protocols:
+        protocol = cell_protocol(encoder, registered) or registered
+        if not protocol.uses_store or opts.force:
+            out[registered.id] = opts
+            continue
+        level = level_key(protocol.frames_window_s)
+        if level not in changed:
+            changed[level] = audio_changed_since_embedded(
+                encoder, dataset, store, task.clip_policy, protocol.frames_window_s, opts.verify_content
+            )
+            if changed[level]:
+                opts.say(
+                    f"  {changed[level]} audio file(s) of {task.title} changed since they were embedded: "
+                    "recomputing the results that read them"
+                )
+        out[registered.id] = replace(opts, force=True) if changed[level] else opts
+    return out
+
+
+def _note_unread_options(protocol: Protocol, encoder: Encoder, opts: RunOptions) -> None:
+    """An end-to-end encoder's own protocol may not read every ``--popt`` the replaced one does: say so."""
+    unread = sorted(k for k in opts.protocol_options if protocol.schema().get(k.split(".")[-1]) is None)
+    if unread:
+        opts.say(
+            f"  note: encoder {encoder.name!r} trains end to end; its {protocol.short} does not read "
+            f"--popt {', '.join(unread)} (its own settings are --opt options)"
+        )
+
+
 def _embed_shard(
     encoder: Encoder, task: TaskSpec, dataset: Dataset, opts: RunOptions, info: distributed.DistInfo
 ) -> None:
@@ -342,6 +409,8 @@ def _embed_shard(
             workers=opts.workers,
             shard=(info.rank, info.world),
             show_progress=opts.show_progress and info.is_main,
+            verify_content=opts.verify_content,
+            say=opts.say,
         )
         info.barrier()
 
@@ -385,6 +454,13 @@ def open_task(
     if refused is not None:
         opts.say(f"skip {task.name}: {refused}")
         return None, CellOutcome(encoder.name, task.name, "-", "refused", summary=refused)
+    if opts.reembed:
+        info = distributed.dist_info()
+        if info.is_main:
+            root = str(Path(dataset.root).resolve())
+            n = EmbeddingStore(opts.cache_dir).discard(encoder.name, encoder.fingerprint(), task.name, root)
+            opts.say(f"  --reembed: forgot {n} stored embedding set(s) of {task.title} with {encoder.name}")
+        info.barrier()
     if distributed.dist_info().is_main:
         audit = audit_dataset(
             task, dataset, cache_dir=opts.cache_dir, workers=opts.workers, show_progress=opts.show_progress,
@@ -396,10 +472,25 @@ def open_task(
     return dataset, None
 
 
+def check(encoder_specs: Sequence[str], protocols: Sequence[Protocol], opts: RunOptions) -> RunOptions:
+    """``opts`` with typed protocol options, or :class:`~bench.options.OptionError` before any work."""
+    popts = check_run(
+        encoder_specs,
+        protocols,
+        device=opts.device,
+        encoder_options=opts.encoder_options,
+        protocol_options=opts.protocol_options,
+        batch_size=opts.batch_size,
+        workers=opts.workers,
+    )
+    return replace(opts, protocol_options=popts)
+
+
 def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> list[CellOutcome]:
+    tasks = [get_task(t) for t in task_names]
+    opts = check(encoder_specs, [p for t in tasks for p in protocols_for(t, opts.protocols)], opts)
     results = ResultsStore(opts.results_dir)
     outcomes: list[CellOutcome] = []
-    tasks = [get_task(t) for t in task_names]
     info = distributed.init(opts.device)
     device = distributed.rank_device(opts.device, info)
     datasets = DatasetCache()
@@ -414,12 +505,18 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
                     continue
                 view_cache: dict[str, EmbeddingView] = {}
                 stats = ExtractionStats()
+                protocols = protocols_for(task, opts.protocols)
+                per_cell = cell_options(
+                    encoder, task, dataset, protocols, opts
+                )  # before embedding brings it up to date
                 if info.active:
                     _embed_shard(encoder, task, dataset, opts, info)
                     if not info.is_main:
                         continue  # rank 0 consolidates and evaluates
-                for protocol in protocols_for(task, opts.protocols):
-                    outcome = run_cell(encoder, task, dataset, protocol, opts, results, view_cache, stats)
+                for protocol in protocols:
+                    outcome = run_cell(
+                        encoder, task, dataset, protocol, per_cell[protocol.id], results, view_cache, stats
+                    )
                     opts.say(
                         f"{outcome.encoder:>12} {outcome.task:<14} "
                         f"{outcome.protocol:<10} {outcome.status:<7} {outcome.summary}"

@@ -15,7 +15,7 @@ from bench.encoder import get_encoder
 from bench.extract import ExtractionStats
 from bench.protocols.data_fraction import FractionProbeProtocol
 from bench.results import ResultsStore
-from bench.runner import CellOutcome, DatasetCache, RunOptions, open_task, run_cell
+from bench.runner import CellOutcome, DatasetCache, RunOptions, cell_options, check, open_task, run_cell
 from bench.store import EmbeddingView
 from bench.task import get_task
 
@@ -41,6 +41,7 @@ def sweep_fractions(
     for task in tasks:
         if task.kind not in ("multiclass", "multilabel"):
             raise ValueError(f"{task.name} is a {task.kind} task; data-fraction curves need a classification task")
+    opts = check(encoder_specs, [FractionProbeProtocol(p, seeds) for p in fractions], opts)
     labels: list[str] = []
     kinds: dict[str, set[str]] = {}
     datasets = DatasetCache()
@@ -57,9 +58,11 @@ def sweep_fractions(
                 kinds.setdefault(task.name, set()).add(str(dataset.info.get("kind", "real")))
                 view_cache: dict[str, EmbeddingView] = {}
                 stats = ExtractionStats()
-                for p in fractions:
+                cells = [FractionProbeProtocol(p, seeds) for p in fractions]
+                per_cell = cell_options(encoder, task, dataset, cells, opts)
+                for p, protocol in zip(fractions, cells, strict=True):
                     outcome = run_cell(
-                        encoder, task, dataset, FractionProbeProtocol(p, seeds), opts, results, view_cache, stats
+                        encoder, task, dataset, protocol, per_cell[protocol.id], results, view_cache, stats
                     )
                     opts.say(
                         f"{outcome.encoder:>12} {outcome.task:<14} {p:>6g} % {outcome.status:<7} {outcome.summary}"

@@ -22,11 +22,13 @@ TORCHRUN_2 = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--
 
 @dataclass
 class EmbedCounter:
-    """Encoder calls and clips seen; ``kill_after_clips`` SIGKILLs the process past that many."""
+    """Encoder calls and clips seen; past ``kill_after_clips`` the process is SIGKILLed, past
+    ``sigint_after_clips`` it gets a SIGINT (Ctrl-C)."""
 
     calls: int = 0
     clips: int = 0
     kill_after_clips: int | None = None
+    sigint_after_clips: int | None = None
 
 
 class CountingEncoder(Encoder):
@@ -54,6 +56,8 @@ class CountingEncoder(Encoder):
         counter.clips += len(waves)
         if counter.kill_after_clips is not None and counter.clips > counter.kill_after_clips:
             os.kill(os.getpid(), signal.SIGKILL)  # a real kill: no cleanup, no finally blocks
+        if counter.sigint_after_clips is not None and counter.clips > counter.sigint_after_clips:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends
         out = []
         for w in waves:
             spec = np.abs(np.fft.rfft(w, n=2048))[:1024]

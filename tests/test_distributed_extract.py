@@ -51,6 +51,8 @@ def test_torchrun_two_ranks_match_single_process(tmp_path: Path) -> None:
     manifests = list((tmp_path / "home" / "cache").rglob("manifest.json"))
     manifest = json.loads(manifests[0].read_text())
     assert len(manifests) == 1 and manifest["complete"] and manifest["writers"] == 2  # both ranks embedded a shard
+    entry = manifests[0].parent
+    assert not [p.name for p in entry.iterdir() if p.name.startswith(("part-", "."))]  # merged parts removed
     ds = get_task("esc50").loader(root)
     single = extract(
         get_encoder("logmel"),

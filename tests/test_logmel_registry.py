@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from bench.encoder import ENCODERS, capabilities, get_encoder
+from bench.options import OptionError
 from bench.registry import Registry, RegistryError
 from bench.task import TASKS, get_task, resolve_task_names
 from encoders.logmel import LogMelEncoder, mel_filterbank
@@ -60,7 +61,7 @@ def test_registry_did_you_mean_and_duplicates() -> None:
         get_encoder("logmell")
     with pytest.raises(RegistryError, match="already registered"):
         ENCODERS.register("logmel", "somewhere.else:Encoder", origin="test")
-    with pytest.raises(RegistryError, match="does not take option"):
+    with pytest.raises(OptionError, match=r"--opt weights: unknown option\. Options of encoder 'logmel': stats"):
         get_encoder("logmel", weights="x.pt")
     with pytest.raises(RegistryError, match="Did you mean 'esc50'"):
         resolve_task_names("esc5")

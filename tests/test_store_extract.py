@@ -40,19 +40,23 @@ def test_second_extraction_calls_encoder_zero_times(tmp_path: Path, dataset, cou
     assert isinstance(view2.data, np.memmap)
 
 
-def test_key_changes_with_fingerprint_policy_and_files(tmp_path: Path, dataset, counter: EmbedCounter) -> None:  # type: ignore[no-untyped-def]
+def test_key_changes_with_fingerprint_and_policy_not_subset(tmp_path: Path, dataset, counter: EmbedCounter) -> None:  # type: ignore[no-untyped-def]
     store = EmbeddingStore(tmp_path / "cache")
     extract(CountingEncoder(), dataset, store, ClipPolicy(1.0), show_progress=False)
-    for enc, policy, ds in [
-        (CountingEncoder(scale=2.0), ClipPolicy(1.0), dataset),  # other options → other fingerprint
-        (CountingEncoder(), ClipPolicy(2.0), dataset),  # other clip policy
-        (CountingEncoder(), ClipPolicy(1.0), dataset.subset(lambda c: c.fold != 5)),  # other file list
+    for enc, policy in [
+        (CountingEncoder(scale=2.0), ClipPolicy(1.0)),  # other options → other fingerprint
+        (CountingEncoder(), ClipPolicy(2.0)),  # other clip policy
     ]:
         counter.calls = 0
-        extract(enc, ds, store, policy, show_progress=False)
+        extract(enc, dataset, store, policy, show_progress=False)
         assert counter.calls > 0
+    # a subset of the same files (same root, unchanged files) is served from the entry that holds them
+    subset = dataset.subset(lambda c: c.fold != 5)
+    counter.calls = 0
+    view = extract(CountingEncoder(), subset, store, ClipPolicy(1.0), show_progress=False)
+    assert counter.calls == 0 and view is not None and all(c.id in view for c in subset.clips)
     manifests = [json.loads(p.read_text()) for p in (tmp_path / "cache").rglob("manifest.json")]
-    assert len(manifests) == 4 and all(m["complete"] for m in manifests)
+    assert len(manifests) == 3 and all(m["complete"] for m in manifests)
 
 
 def test_killed_run_resumes_without_recomputing(tmp_path: Path, dataset, counter: EmbedCounter) -> None:  # type: ignore[no-untyped-def]
@@ -88,7 +92,9 @@ def test_killed_run_resumes_without_recomputing(tmp_path: Path, dataset, counter
     assert fresh is not None
     ids = [c.id for c in dataset.clips]
     np.testing.assert_allclose(view.matrix(ids), fresh.matrix(ids), atol=1e-6)
-    assert not list(cache.rglob("part-*"))  # consolidated
+    (entry,) = {p.parent for p in cache.rglob("manifest.json")}
+    assert not [p.name for p in entry.iterdir() if p.name.startswith(("part-", "."))]  # no orphan part or temp file
+    assert len(list(entry.glob("data-*.npy"))) == 1  # the old rows file went with its index
 
 
 def test_corrupt_file_skipped_or_stops(tmp_path: Path, dataset, counter: EmbedCounter) -> None:  # type: ignore[no-untyped-def]

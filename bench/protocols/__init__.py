@@ -22,6 +22,7 @@ from typing import Protocol as TypingProtocol
 import numpy as np
 
 from bench.encoder import Encoder
+from bench.options import Option, Schema
 from bench.registry import Registry
 from bench.results import FoldResult
 from bench.store import EmbeddingStore, EmbeddingView
@@ -39,6 +40,7 @@ class ProtocolContext:
     options: dict[str, Any] = field(default_factory=dict)
     show_progress: bool = True
     store: EmbeddingStore | None = None  # for protocols that embed another side (images)
+    verify_content: bool = False  # identify files by content hash when that side is embedded
 
 
 @dataclass
@@ -51,8 +53,27 @@ class ProtocolOutput:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class CellError(ValueError):
+    """This cell cannot be computed from this data (e.g. a fold whose every clip was skipped).
+
+    The runner records the cell as failed with the message and goes on with the other cells.
+    """
+
+
+BOOTSTRAP_OPTIONS = (  # read by the runner for every cell (bench.stats.BootstrapConfig)
+    Option("bootstrap_resamples", int, 1000, "bootstrap resamples of the test items per interval", low=1),
+    Option("bootstrap_seed", int, 0, "seed of the bootstrap draws"),
+    Option("bootstrap_level", float, 0.95, "confidence level of the intervals", 0, 1, True, True),
+)
+
+
 class Protocol(ABC):
-    """``id`` changes whenever the numbers a protocol produces would change."""
+    """``id`` changes whenever the numbers a protocol produces would change.
+
+    ``option_schema`` declares every ``--popt`` key the protocol reads: the run refuses
+    unknown keys, wrong types and out-of-range values before any work starts, and
+    ``ctx.options`` holds checked, typed values.
+    """
 
     id: str = "protocol-v1"
     short: str = "protocol"
@@ -62,9 +83,13 @@ class Protocol(ABC):
     uses_store: bool = True  # False: trains on audio itself (end-to-end baselines); no extraction
     order: int = 100  # run order within a task (the MLP probe first, then the other probes, then zero-shot)
     trains: bool = True  # learns from the training side, so the dataset audit's flags apply to its numbers
+    option_schema: tuple[Option, ...] = ()
 
     def applies_to(self, task: TaskSpec) -> bool:
         return task.kind in self.kinds
+
+    def schema(self) -> Schema:
+        return Schema(f"protocol {self.short!r}", self.option_schema + BOOTSTRAP_OPTIONS)
 
     def params(self, ctx: ProtocolContext) -> dict[str, Any]:
         return {}

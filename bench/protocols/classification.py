@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -10,13 +11,28 @@ from typing import Any
 import numpy as np
 
 from bench.metrics import get_metric, score
+from bench.options import Option
 from bench.probe import ProbeConfig, fit_probe
 from bench.progress import progress_bar
-from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
+from bench.protocols import CellError, Protocol, ProtocolContext, ProtocolOutput
 from bench.results import FoldResult
 from bench.splits import Split, make_splits
 from bench.store import EmbeddingView
 from bench.task import Clip, TaskSpec
+
+VAL_FRACTION = Option(
+    "val_fraction", float, 0.1, "share of the training clips carved out for early stopping", 0, 1, True, True
+)
+PROBE_OPTIONS = (
+    Option("hidden", int, ProbeConfig.hidden, "hidden units of the MLP", low=1),
+    Option("dropout", float, ProbeConfig.dropout, "dropout after the hidden layer", 0, 1, high_open=True),
+    Option("lr", float, ProbeConfig.lr, "Adam learning rate", low=0, low_open=True),
+    Option("weight_decay", float, ProbeConfig.weight_decay, "Adam weight decay", low=0),
+    Option("batch_size", int, ProbeConfig.batch_size, "training batch size", low=1),
+    Option("max_epochs", int, ProbeConfig.max_epochs, "most training epochs", low=1),
+    Option("patience", int, ProbeConfig.patience, "epochs without a better validation score before stopping", low=0),
+    VAL_FRACTION,
+)
 
 
 @contextmanager
@@ -62,6 +78,12 @@ def probe_split(
     """Train on ``split.train``, early-stop on ``split.val``, score ``split.test``."""
     multilabel = task.kind == "multilabel"
     train, val, test = usable(split.train, view), usable(split.val, view), usable(split.test, view)
+    for part, listed, kept in (("test", split.test, test), ("training", split.train, train)):
+        if listed and not kept:
+            raise CellError(
+                f"{task.title}, {split_label(split.name)}: no usable clip to {'test' if part == 'test' else 'train'} "
+                f"on (all {len(listed)} {part} clips were skipped as unreadable; see skipped_files in the record)"
+            )
     x_tr, x_va, x_te = (
         view.matrix([c.id for c in train]),
         view.matrix([c.id for c in val]),
@@ -96,11 +118,17 @@ def probe_split(
     return fold, test, scores
 
 
+def split_label(name: str) -> str:
+    """``fold2`` → ``fold 2``, ``seed0/fold2`` → ``seed 0/fold 2``: how messages name a split."""
+    return re.sub(r"([a-z])(\d)", r"\1 \2", name)
+
+
 class MLPProbeProtocol(Protocol):
     id = "probe-mlp-v1"
     short = "probe"
     order = 10
     kinds = ("multiclass", "multilabel")
+    option_schema = PROBE_OPTIONS
 
     def config(self, ctx: ProtocolContext) -> ProbeConfig:
         overrides = {k: v for k, v in ctx.options.items() if k in ProbeConfig.__dataclass_fields__}
@@ -112,9 +140,12 @@ class MLPProbeProtocol(Protocol):
     def run(self, ctx: ProtocolContext) -> ProtocolOutput:
         assert ctx.view is not None
         cfg = self.config(ctx)
-        splits = make_splits(
-            ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1))
-        )
+        try:
+            splits = make_splits(
+                ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1))
+            )
+        except ValueError as exc:  # too few folds or clips for this protocol: the data's fault, not the run's
+            raise CellError(str(exc)) from exc
         n_classes = len(ctx.dataset.classes)
         folds: list[FoldResult] = []
         ids: list[str] = []

@@ -24,7 +24,8 @@ from scipy.special import gammaln
 
 from bench import paths
 from bench.extract_images import extract_image_embeddings
-from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
+from bench.options import Option
+from bench.protocols import CellError, Protocol, ProtocolContext, ProtocolOutput
 from bench.results import FoldResult
 from bench.store import EmbeddingStore
 
@@ -85,6 +86,10 @@ class CrossModalRetrievalProtocol(Protocol):
     trains = False  # no training: class-disjoint folds and leakage do not touch its numbers
     kinds = ("cross_modal_retrieval",)
     needs = frozenset({"image"})
+    option_schema = (
+        Option("cmr_fps", float, 30.0, "video frames per second fed to the image side", low=0, low_open=True),
+        Option("cmr_size", int, None, "frame size in pixels (default: the image model's own)", low=1, nullable=True),
+    )
 
     def params(self, ctx: ProtocolContext) -> dict[str, Any]:
         return {
@@ -115,11 +120,12 @@ class CrossModalRetrievalProtocol(Protocol):
             window_rule="whole:" + "+".join(ctx.task.test_splits),
             clips=videos,
             show_progress=ctx.show_progress,
+            verify_content=ctx.verify_content,
         )
         assert images is not None
         clips = [c for c in videos if c.id in ctx.view and c.id in images]
         if not clips:
-            raise ValueError(f"{ctx.task.title}: no test clip has both an audio and an image embedding")
+            raise CellError(f"{ctx.task.title}: no test clip has both an audio and an image embedding")
         ids = [c.id for c in clips]
         labels = np.array([int(c.target) for c in clips])  # type: ignore[arg-type]
         mrr_a2i, mrr_i2a, r_a2i, r_i2a = mrr_both_ways(ctx.view.matrix(ids), images.matrix(ids), labels)

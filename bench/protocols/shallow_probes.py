@@ -29,9 +29,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from bench.metrics import get_metric, score
+from bench.options import Option
 from bench.progress import progress_bar
-from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
-from bench.protocols.classification import label_matrix, prediction_table, usable
+from bench.protocols import CellError, Protocol, ProtocolContext, ProtocolOutput
+from bench.protocols.classification import VAL_FRACTION, label_matrix, prediction_table, split_label, usable
 from bench.results import FoldResult
 from bench.splits import Split, make_splits
 
@@ -143,8 +144,15 @@ class ShallowProbeProtocol(Protocol):
         multilabel = ctx.task.kind == "multilabel"
         n_classes = len(ctx.dataset.classes)
         train, val, test = (usable(part, ctx.view) for part in (split.train, split.val, split.test))
+        for part, listed, kept in (("test", split.test, test), ("training", split.train, train)):
+            if listed and not kept:
+                raise CellError(
+                    f"{ctx.task.title}, {split_label(split.name)}: no usable clip to "
+                    f"{'test' if part == 'test' else 'train'} on (all {len(listed)} {part} clips were skipped as "
+                    "unreadable; see skipped_files in the record)"
+                )
         if not train:
-            raise ValueError(f"{ctx.task.title} {split.name}: no training clip has an embedding")
+            raise CellError(f"{ctx.task.title}, {split_label(split.name)}: no training clip")
         x_tr, x_va = ctx.view.matrix([c.id for c in train]), ctx.view.matrix([c.id for c in val])
         y_tr, y_va = label_matrix(train, n_classes, multilabel), label_matrix(val, n_classes, multilabel)
         primary = get_metric(ctx.task.primary_metric)
@@ -175,9 +183,12 @@ class ShallowProbeProtocol(Protocol):
 
     def run(self, ctx: ProtocolContext) -> ProtocolOutput:
         assert ctx.view is not None
-        splits = make_splits(
-            ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1))
-        )
+        try:
+            splits = make_splits(
+                ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1))
+            )
+        except ValueError as exc:  # too few folds or clips for this protocol: the data's fault, not the run's
+            raise CellError(str(exc)) from exc
         n_classes = len(ctx.dataset.classes)
         folds, ids, names, all_scores = [], [], [], []
         # one BLAS thread, as the MLP probe uses one torch thread: the matrices are small, and on a
@@ -206,6 +217,17 @@ class LinearProbeProtocol(ShallowProbeProtocol):
     id = "probe-linear-v1"
     short = "linear"
     order = 11
+    option_schema = (
+        Option(
+            "linear_c",
+            str,
+            "|".join(f"{c:g}" for c in LinearProbeOptions.linear_c),
+            "inverse regularisation strengths searched on validation, e.g. 0.01|0.1|1",
+            parse=lambda v: _grid(v, "linear_c", float),
+        ),
+        Option("linear_max_iter", int, LinearProbeOptions.linear_max_iter, "most solver iterations", low=1),
+        VAL_FRACTION,
+    )
     grid_name = "C"
 
     def options(self, ctx: ProtocolContext) -> LinearProbeOptions:
@@ -269,6 +291,24 @@ class KNNProbeProtocol(ShallowProbeProtocol):
     id = "probe-knn-v1"
     short = "knn"
     order = 12
+    option_schema = (
+        Option(
+            "knn_k",
+            str,
+            "|".join(str(k) for k in KNNProbeOptions.knn_k),
+            "neighbour counts searched on validation, e.g. 1|5|10",
+            parse=lambda v: _grid(v, "knn_k", int),
+        ),
+        Option(
+            "knn_temperature",
+            float,
+            KNNProbeOptions.knn_temperature,
+            "softmax temperature of the votes",
+            low=0,
+            low_open=True,
+        ),
+        VAL_FRACTION,
+    )
     grid_name = "k"
 
     def options(self, ctx: ProtocolContext) -> KNNProbeOptions:

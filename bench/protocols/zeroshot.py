@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from bench.metrics import mean_std, score
-from bench.prompts import label_text, parse_templates
-from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
-from bench.protocols.classification import label_matrix, prediction_table, usable
+from bench.options import Option
+from bench.prompts import LABEL_RULES, label_text, parse_templates
+from bench.protocols import CellError, Protocol, ProtocolContext, ProtocolOutput
+from bench.protocols.classification import label_matrix, prediction_table, split_label, usable
 from bench.results import FoldResult
 from bench.task import Clip, ZeroShotSpec
 
@@ -69,6 +70,33 @@ class ZeroShotProtocol(Protocol):
     trains = False  # no training: class-disjoint folds and leakage do not touch its numbers
     kinds = ("multiclass", "multilabel")
     needs = frozenset({"text"})
+    option_schema = (
+        Option(
+            "zs_templates",
+            str,
+            None,
+            "prompt templates: 't1|t2' or @FILE (one per line); each holds {label}",
+            nullable=True,
+            per_task=True,
+        ),
+        Option(
+            "zs_label_rule",
+            str,
+            None,
+            "how a label becomes words",
+            choices=tuple(sorted(LABEL_RULES)),
+            nullable=True,
+            per_task=True,
+        ),
+        Option(
+            "zs_sensitivity_templates",
+            str,
+            None,
+            "extra templates scored one by one for prompt sensitivity: 't1|t2' or @FILE",
+            nullable=True,
+            per_task=True,
+        ),
+    )
 
     def spec(self, ctx: ProtocolContext) -> ZeroShotSpec:
         """The task's prompts, overridden by ``zs_templates`` / ``zs_label_rule`` options.
@@ -115,10 +143,15 @@ class ZeroShotProtocol(Protocol):
         assert ctx.view is not None
         multilabel = ctx.task.kind == "multilabel"
         folds, ids, names, all_scores = [], [], [], []
-        for name, clips in self.groups(ctx):
-            clips = usable(clips, ctx.view)
+        for name, listed in self.groups(ctx):
+            clips = usable(listed, ctx.view)
+            if listed and not clips:
+                raise CellError(
+                    f"{ctx.task.title}, {split_label(name)}: no usable clip to score (all {len(listed)} were "
+                    "skipped as unreadable; see skipped_files in the record)"
+                )
             if not clips:
-                continue
+                continue  # a fold this copy of the dataset does not list at all
             audio = l2n(ctx.view.matrix([c.id for c in clips]))
             cos = audio @ text.T
             scores = cos if multilabel else softmax(cos)

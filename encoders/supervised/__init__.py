@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from bench.encoder import Encoder, NotSupportedError
+from bench.options import Option, Schema
 from encoders.supervised.protocol import PRESETS, SupervisedProtocol, TrainConfig, resolve_config
 
 
@@ -63,6 +64,23 @@ class SupervisedEncoder(Encoder):
         self.overrides = {k: v for k, v in overrides.items() if v is not None}
         unknown = set(self.overrides) - set(TrainConfig.__dataclass_fields__)
         assert not unknown, unknown
+
+    @classmethod
+    def option_schema(cls) -> Schema:
+        return Schema(
+            "encoder 'supervised'",
+            (
+                Option("preset", str, "auto", "auto, full or demo (see above)", choices=("auto", *sorted(PRESETS))),
+                Option("max_epochs", int, None, "most training epochs per fold", low=1, nullable=True),
+                Option("patience", int, None, "epochs without a better validation score", low=1, nullable=True),
+                Option("batch_size", int, None, "training batch size", low=1, nullable=True),
+                Option("lr", float, None, "Adam learning rate", low=0, low_open=True, nullable=True),
+                Option("weight_decay", float, None, "Adam weight decay", low=0, nullable=True),
+                Option(
+                    "crop_s", float, None, "random training crops of this length (<= 0: whole clips)", nullable=True
+                ),
+            ),
+        )
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:

@@ -35,8 +35,8 @@ from bench.hashing import sha256_json
 from bench.metrics import get_metric, score
 from bench.prefetch import decode_all
 from bench.progress import progress_bar
-from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
-from bench.protocols.classification import label_matrix, prediction_table
+from bench.protocols import CellError, Protocol, ProtocolContext, ProtocolOutput
+from bench.protocols.classification import VAL_FRACTION, label_matrix, prediction_table, split_label
 from bench.results import FoldResult
 from bench.splits import Split, make_splits
 from bench.task import Clip, TaskSpec
@@ -275,6 +275,7 @@ class SupervisedProtocol(Protocol):
     short = "probe"  # fills the probe columns of Table 2, as the paper's "Supervise" row
     kinds = ("multiclass", "multilabel")
     uses_store = False
+    option_schema = (VAL_FRACTION,)
 
     def __init__(self, preset: str = "auto", overrides: dict[str, Any] | None = None) -> None:
         self.preset = preset
@@ -300,9 +301,12 @@ class SupervisedProtocol(Protocol):
 
     def run(self, ctx: ProtocolContext) -> ProtocolOutput:
         cfg = self.config(ctx)
-        splits = make_splits(
-            ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1))
-        )
+        try:
+            splits = make_splits(
+                ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1))
+            )
+        except ValueError as exc:  # too few folds or clips: this cell fails, the others run
+            raise CellError(str(exc)) from exc
         n_classes = len(ctx.dataset.classes)
         source = WaveSource(ctx.task)
         usable = {c.id for c in source.prepare(list(ctx.dataset.clips), ctx.show_progress)}
@@ -319,6 +323,11 @@ class SupervisedProtocol(Protocol):
                 [c for c in split.test if c.id in usable],
                 split.seed,
             )
+            if not split.test or not split.train:
+                raise CellError(
+                    f"{ctx.task.title}, {split_label(split.name)}: no usable clip to "
+                    f"{'test' if not split.test else 'train'} on (all were skipped as unreadable)"
+                )
             done, scores_path = ckdir / f"{split.name}.json", ckdir / f"{split.name}.scores.npy"
             if not (done.is_file() and scores_path.is_file()):
                 trainer = FoldTrainer(

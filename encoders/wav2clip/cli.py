@@ -82,10 +82,16 @@ def train_wav2clip(
 
     Under torchrun: `torchrun --nproc-per-node N -m bench.cli train wav2clip ...` (DDP; gloo on CPU, NCCL on GPU).
     """
+    from bench.devices import check_device
+    from bench.options import OptionError
     from encoders.wav2clip.teacher import PAPER_MODEL, PAPER_PRETRAINED, TeacherSpec
     from encoders.wav2clip.train import TrainError, train
     from encoders.wav2clip.train import preset as make_preset
 
+    try:
+        check_device(device)
+    except OptionError as exc:
+        fail(str(exc))
     name = preset or ("demo" if data_root is None else "paper")
     explicit: dict[str, Any] = {}
     if teacher is not None or teacher_pretrained is not None or data_root is not None:

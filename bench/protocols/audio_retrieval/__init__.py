@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.options import Option
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
 from bench.protocols.audio_retrieval.segments import (
     Event,
@@ -168,6 +169,11 @@ class AudioRetrievalProtocol(Protocol):
     short = "audio-retrieval"
     kinds = ("audio_retrieval",)
     frames_window_s = 1.0
+    option_schema = (
+        Option("ar_folds", int, 5, "retrieval pools (folds) the clips are dealt into", low=2),
+        Option("ar_resolution", float, 0.1, "segment length of sed_eval's F1, in seconds", low=0, low_open=True),
+        Option("ar_thresholds", int, 101, "similarity thresholds searched on the other folds", low=2),
+    )
 
     def config(self, ctx: ProtocolContext) -> RetrievalConfig:
         return RetrievalConfig(

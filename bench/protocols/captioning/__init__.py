@@ -16,12 +16,30 @@ from typing import Any
 
 import numpy as np
 
+from bench.options import Option
 from bench.progress import progress_bar
-from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
+from bench.protocols import CellError, Protocol, ProtocolContext, ProtocolOutput
 from bench.protocols.captioning.metrics import METRICS, CocoScorer, require_java, spice_status
 from bench.protocols.captioning.model import CaptionConfig, fit_captioner
 from bench.results import FoldResult
 from bench.task import Clip, annotations_digest
+
+_DEFAULT = CaptionConfig()
+CAPTION_OPTIONS = (
+    Option("cap_d_model", int, _DEFAULT.d_model, "decoder width", low=1),
+    Option("cap_nhead", int, _DEFAULT.nhead, "attention heads (must divide cap_d_model)", low=1),
+    Option("cap_dim_ff", int, _DEFAULT.dim_ff, "feed-forward width", low=1),
+    Option("cap_dropout", float, _DEFAULT.dropout, "dropout", 0, 1, high_open=True),
+    Option("cap_lr", float, _DEFAULT.lr, "Adam learning rate", low=0, low_open=True),
+    Option("cap_weight_decay", float, _DEFAULT.weight_decay, "Adam weight decay", low=0),
+    Option("cap_batch_size", int, _DEFAULT.batch_size, "training batch size", low=1),
+    Option("cap_max_epochs", int, _DEFAULT.max_epochs, "most training epochs", low=1),
+    Option("cap_patience", int, _DEFAULT.patience, "epochs without a lower validation loss before stopping", low=0),
+    Option("cap_max_words", int, _DEFAULT.max_words, "longest caption generated, in words", low=1),
+    Option("cap_min_count", int, _DEFAULT.min_count, "fewest occurrences for a word to enter the vocabulary", low=1),
+    Option("cap_beam_size", int, _DEFAULT.beam_size, "beam width of beam search", low=1),
+    Option("cap_length_alpha", float, _DEFAULT.length_alpha, "length normalisation exponent of beam search", low=0),
+)
 
 
 class CaptioningProtocol(Protocol):
@@ -30,17 +48,10 @@ class CaptioningProtocol(Protocol):
     kinds = ("captioning",)
     frames_window_s = 1.0
 
+    option_schema = CAPTION_OPTIONS
+
     def config(self, ctx: ProtocolContext) -> CaptionConfig:
-        fields = CaptionConfig.__dataclass_fields__
-        overrides: dict[str, Any] = {}
-        for key, value in ctx.options.items():
-            if key.startswith("cap_"):
-                name = key[4:]
-                if name not in fields:
-                    raise ValueError(
-                        f"unknown captioning option {key!r}; known: {', '.join('cap_' + f for f in fields)}"
-                    )
-                overrides[name] = type(getattr(CaptionConfig(), name))(value)
+        overrides = {key[4:]: value for key, value in ctx.options.items() if key.startswith("cap_")}
         return CaptionConfig(**{**CaptionConfig().as_dict(), **overrides, "seed": ctx.seed})
 
     def params(self, ctx: ProtocolContext) -> dict[str, Any]:
@@ -75,7 +86,7 @@ class CaptioningProtocol(Protocol):
 
         train, val, test = part(task.train_splits), part(task.val_splits), part(task.test_splits)
         if not train or not test:
-            raise ValueError(
+            raise CellError(
                 f"{task.title}: captioning needs training and evaluation "
                 f"clips with embeddings; found {len(train)} and {len(test)}"
             )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bench.progress import progress_bar
-from bench.protocols import ProtocolContext, ProtocolOutput
+from bench.protocols import CellError, ProtocolContext, ProtocolOutput
 from bench.protocols.classification import MLPProbeProtocol, prediction_table, probe_split
 from bench.protocols.data_fraction.subsets import SCHEME, fraction_subset
 from bench.results import FoldResult
@@ -43,7 +43,11 @@ class FractionProbeProtocol(MLPProbeProtocol):
         val_fraction = float(ctx.options.get("val_fraction", 0.1))
         out = []
         for rep in range(self.seeds):
-            for split in make_splits(task, ctx.dataset, seed=ctx.seed + 1000 * rep, val_fraction=val_fraction):
+            try:
+                splits = make_splits(task, ctx.dataset, seed=ctx.seed + 1000 * rep, val_fraction=val_fraction)
+            except ValueError as exc:  # too few folds or clips: this cell fails, the sweep goes on
+                raise CellError(str(exc)) from exc
+            for split in splits:
                 name = f"seed{rep}" if not ctx.task.folds else f"seed{rep}/{split.name}"
                 subset = fraction_subset(split.train, self.fraction, seed=split.seed)
                 pool = sum(c.id in ctx.view for c in split.train) if ctx.view is not None else len(split.train)
