@@ -1,6 +1,7 @@
 # Two commands on a fresh clone:
 #   make demo   create .venv, install everything pinned, run the main job on the embedded demo suite
-#   make test   install, then lint (ruff), type-check (mypy on bench/) and run the tests (pytest)
+#   make test   install, then lint and format-check (ruff), type-check (mypy on bench/, encoders/, tasks/)
+#               and run the tests (pytest)
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -29,6 +30,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: install
 	$(BIN)/mypy

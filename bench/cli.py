@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+if TYPE_CHECKING:
+    from bench.runner import RunOptions
+
 from bench import paths
+from bench.commands import COMMANDS, fail
+from bench.options import parse_pairs, typed_pairs
+from bench.registry import RegistryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark audio representations the Wav2CLIP way.")
 data_app = typer.Typer(no_args_is_help=True, help="Demo suite generation and dataset checks.")
 report_app = typer.Typer(no_args_is_help=True, help="Figures drawn from stored results.")
 sweep_app = typer.Typer(no_args_is_help=True, help="Sweeps over a protocol setting (data-fraction curves).")
-train_app = typer.Typer(no_args_is_help=True, help="Train encoders in this repo (Wav2CLIP distillation).")
+train_app = typer.Typer(no_args_is_help=True, help="Train encoders (commands registered by encoder packages).")
 weights_app = typer.Typer(no_args_is_help=True, help="Published weights: list, fetch (needs internet).")
 app.add_typer(data_app, name="data")
 app.add_typer(report_app, name="report")
@@ -24,113 +29,148 @@ app.add_typer(train_app, name="train")
 app.add_typer(weights_app, name="weights")
 
 
-def _err(msg: str, code: int = 2) -> None:
-    typer.secho(msg, fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
 def _split(values: str) -> list[str]:
     return [v.strip() for v in values.split(",") if v.strip()]
 
 
-def _parse_kv(items: list[str] | None, what: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or []:
-        if "=" not in item:
-            _err(f"{what} {item!r}: expected KEY=VALUE")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
+# Options `bench run` and `bench sweep` share (one definition each).
+DataRootOption = Annotated[
+    Path | None, typer.Option(help="Folder holding the real datasets (default: $BENCH_DATA_ROOT; none: demo suite).")
+]
+RootOption = Annotated[list[str] | None, typer.Option(help="Per-task dataset folder, TASK=DIR (repeatable).")]
+DeviceOption = Annotated[str, typer.Option(help="cpu or cuda (or cuda:N).")]
+WeightsOption = Annotated[str | None, typer.Option(help="Weights file for the encoder(s) that take one.")]
+EncoderOptOption = Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")]
+ProtocolOptOption = Annotated[
+    list[str] | None, typer.Option(help="Protocol option KEY=VALUE, e.g. max_epochs=100 (repeatable).")
+]
+OnErrorOption = Annotated[
+    str,
+    typer.Option(
+        help="Unreadable audio: 'skip' records and skips the file, 'stop' stops the run (computed clips are kept)."
+    ),
+]
+BatchSizeOption = Annotated[
+    int | None, typer.Option(help="Clips per encoder call (default: the encoder's preference).")
+]
+WorkersOption = Annotated[int, typer.Option(help="Background decoding threads.")]
+ForceOption = Annotated[bool, typer.Option(help="Recompute cells that already have a current result.")]
+ResultsOption = Annotated[Path | None, typer.Option(help="Results folder (default ./results).")]
+CacheOption = Annotated[Path | None, typer.Option(help="Embedding store (default .bench/cache).")]
+QuietOption = Annotated[bool, typer.Option(help="No progress bars.")]
 
 
-def _coerce(v: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    if v.lower() in ("true", "false"):
-        return v.lower() == "true"
-    return v
-
-
-@app.command()
-def run(
-    encoder: Annotated[str, typer.Option("--encoder", "-e", help="Encoder name(s), comma-separated; hear:MODULE[:WEIGHTS] for a HEAR module.")],
-    task: Annotated[str, typer.Option("--task", "-t", help="Task name(s), comma-separated, or 'all'.")] = "all",
-    data_root: Annotated[Path | None, typer.Option(help="Folder holding the real datasets (default: $BENCH_DATA_ROOT; none: demo suite).")] = None,
-    root: Annotated[list[str] | None, typer.Option(help="Per-task dataset folder, TASK=DIR (repeatable).")] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda (or cuda:N).")] = "cpu",
-    weights: Annotated[str | None, typer.Option(help="Weights file for the encoder(s) that take one.")] = None,
-    opt: Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")] = None,
-    protocol: Annotated[str | None, typer.Option(help="Only these protocols (e.g. probe,zeroshot).")] = None,
-    popt: Annotated[list[str] | None, typer.Option(help="Protocol option KEY=VALUE, e.g. max_epochs=100 (repeatable).")] = None,
-    on_error: Annotated[str, typer.Option(help="Unreadable audio: 'skip' records and skips the file, 'stop' stops the run (computed clips are kept).")] = "skip",
-    batch_size: Annotated[int | None, typer.Option(help="Clips per encoder call (default: the encoder's preference).")] = None,
-    workers: Annotated[int, typer.Option(help="Background decoding threads.")] = 2,
-    seed: Annotated[int, typer.Option(help="Seed for probes and validation carving.")] = 0,
-    force: Annotated[bool, typer.Option(help="Recompute cells that already have a current result.")] = False,
-    results: Annotated[Path | None, typer.Option(help="Results folder (default ./results).")] = None,
-    cache: Annotated[Path | None, typer.Option(help="Embedding store (default .bench/cache).")] = None,
-    leaderboard: Annotated[bool, typer.Option(help="Regenerate leaderboard.md afterwards.")] = True,
-    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
-) -> None:
-    """Embed, probe and score: one result record per (encoder, task, protocol)."""
-    from bench.registry import RegistryError
+def _run_options(
+    *,
+    data_root: Path | None,
+    root: list[str] | None,
+    device: str,
+    weights: str | None,
+    opt: list[str] | None,
+    popt: list[str] | None,
+    on_error: str,
+    batch_size: int | None,
+    workers: int,
+    force: bool,
+    seed: int,
+    results: Path | None,
+    cache: Path | None,
+    quiet: bool,
+    protocols: list[str] | None = None,
+) -> RunOptions:
+    """The shared options of `bench run` / `bench sweep` checked and turned into :class:`RunOptions`."""
     from bench.runner import RunOptions
-    from bench.runner import run as run_all
-    from bench.task import resolve_task_names
 
     if on_error not in ("skip", "stop"):
-        _err(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
+        fail(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
     try:
-        task_names = resolve_task_names(task)
-    except RegistryError as exc:
-        _err(str(exc))
-    enc_opts: dict[str, Any] = {k: _coerce(v) for k, v in _parse_kv(opt, "--opt").items()}
+        enc_opts = typed_pairs(opt or [], "--opt")
+        roots = {k: Path(v) for k, v in parse_pairs(root or [], "--root").items()}
+        protocol_options = typed_pairs(popt or [], "--popt")
+    except ValueError as exc:
+        fail(str(exc))
     if weights:
         enc_opts["weights"] = weights
-    roots = {k: Path(v) for k, v in _parse_kv(root, "--root").items()}
-    results_dir = results or paths.results_dir()
-    opts = RunOptions(
+    return RunOptions(
         data_root=data_root or paths.data_root(),
         roots=roots,
         device=device,
-        results_dir=results_dir,
+        results_dir=results or paths.results_dir(),
         cache_dir=cache or paths.cache_dir(),
-        on_error=on_error,  # type: ignore[arg-type]
+        on_error="stop" if on_error == "stop" else "skip",
         batch_size=batch_size,
         workers=workers,
         force=force,
         seed=seed,
-        protocols=_split(protocol) if protocol else None,
-        protocol_options={k: _coerce(v) for k, v in _parse_kv(popt, "--popt").items()},
+        protocols=protocols,
+        protocol_options=protocol_options,
         encoder_options=enc_opts,
         show_progress=not quiet,
     )
-    from bench.extract import ExtractionStopped
 
+
+@app.command()
+def run(
+    encoder: Annotated[
+        str,
+        typer.Option(
+            "--encoder", "-e", help="Encoder name(s), comma-separated; hear:MODULE[:WEIGHTS] for a HEAR module."
+        ),
+    ],
+    task: Annotated[str, typer.Option("--task", "-t", help="Task name(s), comma-separated, or 'all'.")] = "all",
+    data_root: DataRootOption = None,
+    root: RootOption = None,
+    device: DeviceOption = "cpu",
+    weights: WeightsOption = None,
+    opt: EncoderOptOption = None,
+    protocol: Annotated[str | None, typer.Option(help="Only these protocols (e.g. probe,zeroshot).")] = None,
+    popt: ProtocolOptOption = None,
+    on_error: OnErrorOption = "skip",
+    batch_size: BatchSizeOption = None,
+    workers: WorkersOption = 2,
+    seed: Annotated[int, typer.Option(help="Seed for probes and validation carving.")] = 0,
+    force: ForceOption = False,
+    results: ResultsOption = None,
+    cache: CacheOption = None,
+    leaderboard: Annotated[bool, typer.Option(help="Regenerate leaderboard.md afterwards.")] = True,
+    quiet: QuietOption = False,
+) -> None:
+    """Embed, probe and score: one result record per (encoder, task, protocol)."""
+    from bench.distributed import dist_info
+    from bench.extract import ExtractionStopped
+    from bench.runner import run as run_all
+    from bench.task import resolve_task_names
+
+    opts = _run_options(
+        data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
+        batch_size=batch_size, workers=workers, force=force, seed=seed, results=results, cache=cache, quiet=quiet,
+        protocols=_split(protocol) if protocol else None,
+    )  # fmt: skip
+    try:
+        task_names = resolve_task_names(task)
+    except RegistryError as exc:
+        fail(str(exc))
     try:
         outcomes = run_all(_split(encoder), task_names, opts)
     except (RegistryError, ExtractionStopped, FileNotFoundError, ValueError) as exc:
-        _err(str(exc), 1)
-    from bench.distributed import dist_info
-
+        fail(str(exc), 1)
     if not dist_info().is_main:
         return  # torchrun: other ranks only embed their shard
     if leaderboard:
         from bench.reports.leaderboard import write
 
-        out = write(results_dir, results_dir.resolve().parent / "leaderboard.md")
+        out = write(opts.results_dir, opts.results_dir.resolve().parent / "leaderboard.md")
         typer.echo(f"leaderboard: {out}")
     if not any(o.status in ("ok", "cached", "n/a") for o in outcomes):
-        _err("nothing was evaluated (see messages above)", 1)
+        fail("nothing was evaluated (see messages above)", 1)
 
 
 @app.command("leaderboard")
 def leaderboard_cmd(
     results: Annotated[Path | None, typer.Option(help="Results folder (default ./results).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output file (default: leaderboard.md beside the results folder).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output file (default: leaderboard.md beside the results folder).")
+    ] = None,
 ) -> None:
     """Regenerate leaderboard.md (Table 2 / Table 3 layouts) from the result records."""
     from bench.reports.leaderboard import write
@@ -158,8 +198,15 @@ def tasks() -> None:
     in_all = set(all_task_names())
     for name in TASKS.names():
         spec = TASKS.get(name)
-        scheme = f"{len(spec.folds)} folds" if spec.folds else f"splits {'/'.join(spec.train_splits)}→{'/'.join(spec.test_splits)}, {spec.trials} trials"
-        typer.echo(f"{name:<14} {spec.kind:<22} {', '.join(spec.metrics):<28} {scheme:<34} {'' if name in in_all else '(not in all)'}")
+        scheme = (
+            f"{len(spec.folds)} folds"
+            if spec.folds
+            else f"splits {'/'.join(spec.train_splits)}→{'/'.join(spec.test_splits)}, {spec.trials} trials"
+        )
+        typer.echo(
+            f"{name:<14} {spec.kind:<22} {', '.join(spec.metrics):<28} "
+            f"{scheme:<34} {'' if name in in_all else '(not in all)'}"
+        )
 
 
 @data_app.command("demo")
@@ -168,15 +215,18 @@ def data_demo(
     out: Annotated[Path | None, typer.Option(help="Demo root (default .bench/demo).")] = None,
 ) -> None:
     """Generate the synthetic demo datasets in the real on-disk layouts (deterministic)."""
-    from bench.demo import ensure_demo
+    from bench.demo import demo_dataset, ensure_demo
     from bench.task import get_task, resolve_task_names
 
     done = set()
     for name in resolve_task_names(task):
         demo = get_task(name).demo
-        if demo and demo not in done:
-            done.add(demo)
-            typer.echo(f"{demo:<14} {ensure_demo(demo, out)}")
+        if demo is None:
+            continue
+        spec = demo_dataset(demo)
+        if spec.name not in done:
+            done.add(spec.name)
+            typer.echo(f"{spec.name:<14} {ensure_demo(spec, out)}")
 
 
 @data_app.command("verify")
@@ -194,9 +244,91 @@ def data_verify(
     try:
         report = verify(spec, found, decode=decode)
     except (FileNotFoundError, ValueError) as exc:
-        _err(str(exc), 1)
+        fail(str(exc), 1)
     typer.echo(report.text())
     if report.missing or report.unreadable:
+        raise typer.Exit(1)
+
+
+@data_app.command("download")
+def data_download(
+    task: Annotated[str, typer.Argument(help="Task(s) whose real dataset to fetch, comma-separated, e.g. esc50.")],
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            help="Data root the datasets are unpacked under (then your --data-root); default $BENCH_DATA_ROOT."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List URLs, sizes and checksums; download nothing.")
+    ] = False,
+    mirror: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BENCH_DOWNLOAD_MIRROR", help="Fetch every file from MIRROR/NAME instead of its official URL."
+        ),
+    ] = None,
+    archives: Annotated[
+        Path | None, typer.Option(help="Folder for the downloaded archives (default ROOT/downloads).")
+    ] = None,
+    keep_archives: Annotated[
+        bool, typer.Option(help="Keep the archives after unpacking (reruns then need no download).")
+    ] = True,
+    force: Annotated[bool, typer.Option(help="Unpack again even where a previous run already did.")] = False,
+    retries: Annotated[int, typer.Option(help="Automatic resumes after a dropped connection, per file.")] = 3,
+    decode: Annotated[
+        bool, typer.Option(help="Decode every file in the final verify (slower, finds corrupt audio).")
+    ] = True,
+) -> None:
+    """Download a dataset's public files (resumable), check sizes/checksums, unpack, verify."""
+    from bench.download import DownloadError, download_dataset, plan_lines
+    from bench.task import get_task, resolve_task_names
+    from bench.verify import verify
+
+    root = root or paths.data_root()
+    where = root or Path("DIR")
+    seen: set[int] = set()
+    failed = False
+    for name in resolve_task_names(task):
+        spec = get_task(name)
+        if spec.downloads is None or id(spec.downloads) in seen:
+            typer.echo(f"{name}: no download declared" if spec.downloads is None else f"{name}: same files as above")
+            continue
+        seen.add(id(spec.downloads))
+        typer.echo(f"{name}: {spec.title}")
+        if dry_run or not spec.downloads.files:
+            typer.echo("\n".join(plan_lines(spec.downloads, where, mirror, archives)))
+            failed |= not dry_run  # nothing was downloaded: the data is not there yet
+            continue
+        if root is None:
+            fail(
+                "give --root DIR (or set BENCH_DATA_ROOT): the folder the datasets are unpacked under; "
+                "it is then your --data-root"
+            )
+        try:
+            download_dataset(
+                spec.downloads,
+                where,
+                typer.echo,
+                archives=archives,
+                mirror=mirror,
+                retries=retries,
+                keep_archives=keep_archives,
+                force=force,
+            )
+            found = spec.find_root(where)
+            if found is None:
+                raise DownloadError(
+                    f"{where}: unpacked, but no {spec.marker} under it; "
+                    f"the archive layout is not the one the {name} loader reads"
+                )
+            report = verify(spec, found, decode=decode)
+        except (DownloadError, ValueError, OSError) as exc:
+            fail(str(exc), 1)
+        typer.echo(report.text())
+        typer.echo(f"use it with: bench run --task {name} --data-root {where}")
+        failed |= bool(report.missing or report.unreadable)
+    if failed:
         raise typer.Exit(1)
 
 
@@ -218,9 +350,17 @@ def report_confusion(
 
     def find(label: str) -> Any:
         for path, rec in store.all():
-            if rec.data_kind == data and rec.encoder["label"] == label and rec.task["name"] == task and rec.protocol["short"] == protocol:
+            if (
+                rec.data_kind == data
+                and rec.encoder.label == label
+                and rec.task.name == task
+                and rec.protocol.short == protocol
+            ):
                 return path, rec
-        _err(f"no {data} result for encoder {label!r}, task {task!r}, protocol {protocol!r} in {store.root}; run `bench run` first")
+        fail(
+            f"no {data} result for encoder {label!r}, task {task!r}, "
+            f"protocol {protocol!r} in {store.root}; run `bench run` first"
+        )
 
     path_a, rec_a = find(encoder)
     try:
@@ -235,7 +375,7 @@ def report_confusion(
             target = out or path_a.parent.parent / f"{task}.{protocol}.confusion-diff.{encoder}-vs-{diff}.png"
             csv_path, png = write_difference(rec_a, rec_b, target)
     except ValueError as exc:
-        _err(str(exc), 1)
+        fail(str(exc), 1)
     typer.echo(f"{csv_path}\n{png}")
 
 
@@ -243,131 +383,72 @@ def report_confusion(
 def sweep_fractions_cmd(
     encoder: Annotated[str, typer.Option("--encoder", "-e", help="Encoder name(s), comma-separated.")],
     task: Annotated[str, typer.Option("--task", "-t", help="Classification task(s), comma-separated.")] = "vggsound",
-    fractions: Annotated[str, typer.Option(help="Percentages of the training split, comma-separated.")] = "1,2,5,10,20,50,100",
-    seeds: Annotated[int, typer.Option(help="Repetitions per fraction (own validation carve, subset and probe seed each).")] = 3,
-    data_root: Annotated[Path | None, typer.Option(help="Folder holding the real datasets (default: $BENCH_DATA_ROOT; none: demo suite).")] = None,
-    root: Annotated[list[str] | None, typer.Option(help="Per-task dataset folder, TASK=DIR (repeatable).")] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda (or cuda:N).")] = "cpu",
-    weights: Annotated[str | None, typer.Option(help="Weights file for the encoder(s) that take one.")] = None,
-    opt: Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")] = None,
-    popt: Annotated[list[str] | None, typer.Option(help="Probe option KEY=VALUE, e.g. max_epochs=100 (repeatable).")] = None,
-    on_error: Annotated[str, typer.Option(help="Unreadable audio: 'skip' or 'stop'.")] = "skip",
-    batch_size: Annotated[int | None, typer.Option(help="Clips per encoder call.")] = None,
-    workers: Annotated[int, typer.Option(help="Background decoding threads.")] = 2,
+    fractions: Annotated[
+        str, typer.Option(help="Percentages of the training split, comma-separated.")
+    ] = "1,2,5,10,20,50,100",
+    seeds: Annotated[
+        int, typer.Option(help="Repetitions per fraction (own validation carve, subset and probe seed each).")
+    ] = 3,
+    data_root: DataRootOption = None,
+    root: RootOption = None,
+    device: DeviceOption = "cpu",
+    weights: WeightsOption = None,
+    opt: EncoderOptOption = None,
+    popt: ProtocolOptOption = None,
+    on_error: OnErrorOption = "skip",
+    batch_size: BatchSizeOption = None,
+    workers: WorkersOption = 2,
     seed: Annotated[int, typer.Option(help="Base seed; repetition r uses seed + 1000·r.")] = 0,
-    force: Annotated[bool, typer.Option(help="Recompute points that already have a current result.")] = False,
-    results: Annotated[Path | None, typer.Option(help="Results folder (default ./results).")] = None,
-    cache: Annotated[Path | None, typer.Option(help="Embedding store (default .bench/cache).")] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    force: ForceOption = False,
+    results: ResultsOption = None,
+    cache: CacheOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Probe on nested stratified subsets of the training split; one record per fraction; Fig. 2 PNG."""
     from bench.extract import ExtractionStopped
-    from bench.fractions import parse_fractions
-    from bench.registry import RegistryError
-    from bench.runner import RunOptions
+    from bench.protocols.data_fraction.subsets import parse_fractions
     from bench.sweep import sweep_fractions
     from bench.task import resolve_task_names
 
-    if on_error not in ("skip", "stop"):
-        _err(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
+    opts = _run_options(
+        data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
+        batch_size=batch_size, workers=workers, force=force, seed=seed, results=results, cache=cache, quiet=quiet,
+    )  # fmt: skip
     try:
         task_names = resolve_task_names(task)
         percents = parse_fractions(fractions)
     except (RegistryError, ValueError) as exc:
-        _err(str(exc))
-    enc_opts: dict[str, Any] = {k: _coerce(v) for k, v in _parse_kv(opt, "--opt").items()}
-    if weights:
-        enc_opts["weights"] = weights
-    opts = RunOptions(
-        data_root=data_root or paths.data_root(),
-        roots={k: Path(v) for k, v in _parse_kv(root, "--root").items()},
-        device=device,
-        results_dir=results or paths.results_dir(),
-        cache_dir=cache or paths.cache_dir(),
-        on_error=on_error,  # type: ignore[arg-type]
-        batch_size=batch_size,
-        workers=workers,
-        force=force,
-        seed=seed,
-        protocol_options={k: _coerce(v) for k, v in _parse_kv(popt, "--popt").items()},
-        encoder_options=enc_opts,
-        show_progress=not quiet,
-    )
+        fail(str(exc))
     try:
         out = sweep_fractions(_split(encoder), task_names, percents, seeds, opts)
     except (RegistryError, ExtractionStopped, FileNotFoundError, ValueError) as exc:
-        _err(str(exc), 1)
+        fail(str(exc), 1)
     for fig in out.figures:
         typer.echo(f"figure: {fig}")
     if not any(o.status in ("ok", "cached") for o in out.outcomes):
-        _err("nothing was evaluated (see messages above)", 1)
+        fail("nothing was evaluated (see messages above)", 1)
 
 
 @report_app.command("fractions")
 def report_fractions(
     task: Annotated[str, typer.Option(help="Task name.")] = "vggsound",
-    encoder: Annotated[str | None, typer.Option(help="Encoder labels, comma-separated (default: all with sweep results).")] = None,
+    encoder: Annotated[
+        str | None, typer.Option(help="Encoder labels, comma-separated (default: all with sweep results).")
+    ] = None,
     data: Annotated[str, typer.Option(help="'demo' or 'real' results.")] = "demo",
     results: Annotated[Path | None, typer.Option(help="Results folder.")] = None,
     out: Annotated[Path | None, typer.Option(help="Output PNG path.")] = None,
 ) -> None:
     """Redraw the data-fraction figure (the paper's Fig. 2) from stored sweep results."""
-    from bench.reports.fractions import write_fraction_plot
+    from bench.reports.fraction_curves import write_fraction_plot
 
     try:
-        png = write_fraction_plot(results or paths.results_dir(), task, data, _split(encoder) if encoder else None, out=out)
-    except ValueError as exc:
-        _err(str(exc), 1)
-    typer.echo(f"{png.with_suffix('.csv')}\n{png}")
-@train_app.command("wav2clip")
-def train_wav2clip(
-    data_root: Annotated[Path | None, typer.Option(help="VGGSound folder (vggsound.csv + {ytid}_{start:06d}.mp4), or its parent; none: the demo set.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Run folder (default $BENCH_HOME/models/wav2clip-demo or wav2clip-vggsound-<checksum>).")] = None,
-    preset: Annotated[str | None, typer.Option(help="'paper' (batch 128, ≤100 epochs, 5-s windows of 10-s clips, 30 fps) or 'demo' (default without --data-root).")] = None,
-    loss: Annotated[str, typer.Option(help="'cx' (the paper's cross-projection loss) or 'clip' (plain CLIP loss on the projected audio).")] = "cx",
-    norm: Annotated[str, typer.Option(help="Front-end standardisation: 'clip' (per clip) or 'batch' (the reference's batch-global).")] = "clip",
-    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (early stopping may end sooner).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Global batch (split across torchrun processes).")] = None,
-    lr: Annotated[float | None, typer.Option(help="Adam learning rate (paper: 1e-3).")] = None,
-    window_s: Annotated[float | None, typer.Option(help="Audio/video window per clip, seconds (paper: 5).")] = None,
-    clip_s: Annotated[float | None, typer.Option(help="Nominal clip length the window is drawn from (VGGSound: 10).")] = None,
-    fps: Annotated[float | None, typer.Option(help="Frame rate of the teacher targets (paper: 30).")] = None,
-    teacher: Annotated[str | None, typer.Option(help="open_clip model name (default ViT-B-32-quickgelu; the demo trains bench-tiny-clip).")] = None,
-    teacher_pretrained: Annotated[str | None, typer.Option(help="open_clip pretrained tag (e.g. openai) or a local checkpoint file.")] = None,
-    teacher_seed: Annotated[int, typer.Option(help="Seed of a randomly initialised teacher (no pretrained weights).")] = 0,
-    seed: Annotated[int | None, typer.Option(help="Seed for initialisation, shuffling, validation carving and windows (paper: 2021).")] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda (each torchrun process takes its LOCAL_RANK GPU).")] = "cpu",
-    save_every: Annotated[int | None, typer.Option(help="Write a resumable state every N steps (also at every epoch end).")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Stop after N optimizer steps (smoke runs; re-run with more to continue).")] = None,
-    workers: Annotated[int, typer.Option(help="Background decoding threads.")] = 2,
-    fresh: Annotated[bool, typer.Option(help="Delete the run folder's state and start over (default: resume).")] = False,
-    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
-) -> None:
-    """Distil a CLIP teacher into Wav2CLIP on VGGSound (or the demo set); resumes a killed run.
-
-    Under torchrun: `torchrun --nproc-per-node N -m bench.cli train wav2clip ...` (DDP; gloo on CPU, NCCL on GPU).
-    """
-    from encoders.wav2clip.teacher import PAPER_MODEL, PAPER_PRETRAINED, TeacherSpec
-    from encoders.wav2clip.train import TrainError, train
-    from encoders.wav2clip.train import preset as make_preset
-
-    name = preset or ("demo" if data_root is None else "paper")
-    explicit: dict[str, Any] = {}
-    if teacher is not None or teacher_pretrained is not None or data_root is not None:
-        model = teacher or PAPER_MODEL
-        pre = teacher_pretrained if teacher_pretrained is not None else (PAPER_PRETRAINED if model == PAPER_MODEL else None)
-        explicit = {"teacher": TeacherSpec(model, pre, teacher_seed), "demo_teacher": False}
-    try:
-        cfg = make_preset(
-            name, data_root=data_root, out_dir=out, loss=loss, norm=norm, max_epochs=epochs, batch_size=batch_size, lr=lr,
-            window_s=window_s, clip_s=clip_s, fps=fps, seed=seed, device=device, save_every_steps=save_every,
-            max_steps=max_steps, workers=workers, show_progress=not quiet, fresh=fresh, **explicit,
+        png = write_fraction_plot(
+            results or paths.results_dir(), task, data, _split(encoder) if encoder else None, out=out
         )
-        result = train(cfg)
-    except (TrainError, FileNotFoundError, ValueError) as exc:
-        _err(str(exc), 1)
-    if int(os.environ.get("RANK", "0")) == 0:
-        typer.echo(f"best: {result.best_path}\nlast: {result.last_path}\nlog:  {result.out_dir / 'log.jsonl'}")
+    except ValueError as exc:
+        fail(str(exc), 1)
+    typer.echo(f"{png.with_suffix('.csv')}\n{png}")
 
 
 @weights_app.command("list")
@@ -384,19 +465,38 @@ def weights_list() -> None:
 
 @weights_app.command("fetch")
 def weights_fetch(
-    name: Annotated[str, typer.Argument(help="Weights name, e.g. wav2clip-official (see `bench weights list`).")],
-    url: Annotated[str | None, typer.Option(help="Download from here instead (a mirror, or file:///path for a local copy).")] = None,
+    name: Annotated[str, typer.Argument(help="Weights name, as `bench weights list` shows it.")],
+    url: Annotated[
+        str | None, typer.Option(help="Download from here instead (a mirror, or file:///path for a local copy).")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Download again even if already fetched.")] = False,
 ) -> None:
     """Download published weights into $BENCH_HOME/weights/NAME (sha256 recorded). Needs internet."""
-    from bench.registry import RegistryError
     from bench.weights import WeightsFetchError, fetch, source_info
 
     try:
         path = fetch(name, url=url, force=force)
     except (WeightsFetchError, RegistryError) as exc:
-        _err(str(exc), 1)
+        fail(str(exc), 1)
     typer.echo(f"{path}\nsha256 {source_info(name).get('sha256')}")
+
+
+def _mount_registered_commands() -> None:
+    """Commands packages register in ``bench.commands`` (e.g. ``bench train wav2clip``), under their group."""
+    groups = {"data": data_app, "report": report_app, "sweep": sweep_app, "train": train_app, "weights": weights_app}
+    for name in COMMANDS.names():
+        try:
+            cmd = COMMANDS.get(name)
+        except RegistryError as exc:  # a broken plugin must not take the whole command line down
+            print(f"bench: command {name!r} not loaded: {exc}", file=sys.stderr)
+            continue
+        if cmd.group and cmd.group not in groups:
+            groups[cmd.group] = typer.Typer(no_args_is_help=True)
+            app.add_typer(groups[cmd.group], name=cmd.group)
+        (groups[cmd.group] if cmd.group else app).command(cmd.name)(cmd.callback)
+
+
+_mount_registered_commands()
 
 
 def main() -> None:

@@ -5,29 +5,34 @@ embeddings ``[B, D]`` or frame embeddings with timestamps. Encoders with a share
 audio-text or audio-image space also implement ``embed_text`` / ``embed_images``; tasks
 that need those sides mark other encoders' cells "n/a" (see :func:`capabilities`).
 
+Everything optional in the contract is declared here with its default, so the core never has
+to probe an adapter with ``getattr``: ``availability()`` (can it run on this machine, and the
+command that fixes it if not), ``refusal()`` (data it must not score) and ``demo_only``
+(weights trained on the demo suite: asking them to score real data stops the run).
+Encoders that train end to end instead of embedding (the supervised baseline) implement
+:class:`bench.protocols.EndToEndEncoder` on top of this.
+
 The ``fingerprint`` is the identity used by the embedding store and result records: adapter
 version + weights hash + every option that changes the numbers. Two checkpoints of one model
 never share a fingerprint.
+
+Adapters are found through the ``bench.encoders`` entry-point group (this project declares
+its own in ``pyproject.toml``), so the core never imports ``encoders/``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from bench.frameworks import guard_import_order
+from bench.hashing import sha256_json
 from bench.registry import Registry, RegistryError
-
-if TYPE_CHECKING:
-    from bench.protocols import Protocol
 
 
 class NotSupportedError(NotImplementedError):
@@ -50,8 +55,17 @@ class Encoder(ABC):
     version: str = "1"
     sample_rate: int = 16000
     embedding_dim: int = 0
-    frame_hop_s: float = 1.0
     preferred_batch_size: int = 8
+    demo_only: bool = False  # weights trained on the demo suite: real data stops the run (see refusal)
+
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        """Whether this adapter can run on this machine, and why not (naming the fixing command).
+
+        Adapters with optional backends or weights override this; it must be cheap (no model
+        load) and must not raise.
+        """
+        return True, "no optional backend or weights needed"
 
     def options(self) -> dict[str, Any]:
         """Options that change the numbers (recorded and fingerprinted)."""
@@ -65,19 +79,12 @@ class Encoder(ABC):
         """Row label in tables; subclasses add a weights tag when not the default weights."""
         return self.name
 
-    def protocol_for(self, protocol: Protocol) -> Protocol | None:
-        """The protocol to run in ``protocol``'s place; None marks the cell "n/a".
-
-        Frozen encoders run every protocol as is. Encoders that train end to end (the
-        supervised baseline) substitute their own for the probe and opt out of the rest.
-        """
-        return protocol
-
     def refusal(self, data_kind: str) -> str | None:
         """Why this encoder must not run on ``data_kind`` ("real" or "demo") data; None if it may.
 
         Adapters that stand in random weights for missing real ones refuse real data unless
-        the user asked for random weights explicitly.
+        the user asked for random weights explicitly (that task is skipped); ``demo_only``
+        adapters refuse it too, and then the whole run stops.
         """
         return None
 
@@ -89,8 +96,7 @@ class Encoder(ABC):
             "weights": self.weights_id(),
             "options": self.options(),
         }
-        blob = json.dumps(payload, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:20]
+        return sha256_json(payload, 20)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -149,23 +155,9 @@ def capabilities(encoder: Encoder) -> set[str]:
     return caps
 
 
-def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 EncoderFactory = Callable[..., Encoder]
 
 ENCODERS: Registry[EncoderFactory] = Registry("encoder", entry_point_group="bench.encoders")
-ENCODERS.register("logmel", "encoders.logmel:LogMelEncoder", origin="bench built-in")
-ENCODERS.register("wav2clip", "encoders.wav2clip.encoder:Wav2CLIPEncoder", origin="bench built-in")
-ENCODERS.register("yamnet", "encoders.yamnet:YAMNetEncoder", origin="bench built-in")
-ENCODERS.register("openl3", "encoders.openl3:OpenL3Encoder", origin="bench built-in")
-ENCODERS.register("supervised", "encoders.supervised:SupervisedEncoder", origin="bench built-in")
-ENCODERS.register("hear", "encoders.hear:HearEncoder", origin="bench built-in")
 
 
 def get_encoder(spec: str, **options: Any) -> Encoder:
@@ -205,20 +197,19 @@ def _accepted_kwargs(factory: EncoderFactory) -> set[str] | None:
 
 
 def availability(name: str) -> tuple[bool, str]:
-    """Whether encoder ``name`` can run here: its factory's ``availability()`` or an import check.
+    """Whether encoder ``name`` can run here (:meth:`Encoder.availability`), or why it cannot be imported.
 
-    Adapters with optional backends or weights implement ``availability() -> (ok, reason)``
-    as a static or class method, naming the command that fixes what is missing.
+    A factory that is not an :class:`Encoder` subclass (a plain function) declares nothing and
+    counts as available.
     """
     try:
         factory = ENCODERS.get(name)
     except RegistryError as exc:
         return False, str(exc)
-    check = getattr(factory, "availability", None)
-    if check is None:
+    if not (isinstance(factory, type) and issubclass(factory, Encoder)):
         return True, "no optional backend or weights needed"
     try:
-        ok, why = check()
+        ok, why = factory.availability()
     except Exception as exc:  # an availability probe must never crash the listing
         return False, f"availability check failed: {type(exc).__name__}: {exc}"
     return bool(ok), str(why)

@@ -10,18 +10,17 @@ has been written (``on_error="stop"``).
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from bench.audio import AudioDecodeError, ClipPolicy, load_audio
 from bench.encoder import Encoder
+from bench.prefetch import decode_ahead
 from bench.progress import progress_bar
-from bench.store import EmbeddingStore, EmbeddingView, StoreKey
+from bench.store import EmbeddingStore, EmbeddingView, StoreEntry, StoreKey
 from bench.task import Clip, Dataset
 
 OnError = Literal["skip", "stop"]
@@ -56,7 +55,8 @@ def store_key(encoder: Encoder, dataset: Dataset, policy: ClipPolicy, frames_win
     )
 
 
-def _decode(clip: Clip, rate: int, policy: ClipPolicy) -> np.ndarray:
+def decode_clip(clip: Clip, rate: int, policy: ClipPolicy) -> np.ndarray:
+    """A clip's audio at ``rate``, cut to its segment of a longer file if it has one, under ``policy``."""
     wave, _ = load_audio(clip.path, sample_rate=rate)
     if "segment" in clip.extra:  # a clip that is a time range of a longer file
         start, end = clip.extra["segment"]
@@ -66,28 +66,95 @@ def _decode(clip: Clip, rate: int, policy: ClipPolicy) -> np.ndarray:
     return policy.apply(wave, rate)
 
 
-def _prefetch(
-    clips: Sequence[Clip], fn: Callable[[Clip], np.ndarray], workers: int, depth: int
-) -> Iterator[tuple[Clip, np.ndarray | None, str | None]]:
-    """Decode ahead in threads, yielding in order; errors come back as strings."""
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        queue: deque[tuple[Clip, Future[np.ndarray]]] = deque()
-        it = iter(clips)
-        for clip in it:
-            queue.append((clip, pool.submit(fn, clip)))
-            if len(queue) >= depth:
-                break
-        while queue:
-            clip, fut = queue.popleft()
-            nxt = next(it, None)
-            if nxt is not None:
-                queue.append((nxt, pool.submit(fn, nxt)))
-            try:
-                yield clip, fut.result(), None
-            except AudioDecodeError as exc:
-                yield clip, None, exc.reason
-            except Exception as exc:  # a decoder bug must not lose the run; it is reported per file
-                yield clip, None, f"{type(exc).__name__}: {exc}"
+@dataclass
+class PartWriter:
+    """Embedded rows waiting to be written as one store part; flushed by count or by age."""
+
+    entry: StoreEntry
+    frames: bool
+    dtype: str = "float32"
+    flush_every: int = 256
+    flush_seconds: float = 30.0
+    ids: list[str] = field(default_factory=list)
+    rows: list[np.ndarray] = field(default_factory=list)
+    starts: list[np.ndarray] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    last_flush: float = field(default_factory=time.monotonic)
+
+    def add(self, clip_id: str, rows: np.ndarray, starts: np.ndarray | None) -> None:
+        self.ids.append(clip_id)
+        self.rows.append(rows)
+        if starts is not None:
+            self.starts.append(starts)
+
+    def due(self) -> bool:
+        return len(self.ids) >= self.flush_every or time.monotonic() - self.last_flush > self.flush_seconds
+
+    def flush(self) -> None:
+        self.entry.write_part(self.ids, self.rows, self.starts if self.frames else None, dict(self.failed), self.dtype)
+        self.ids, self.rows, self.starts, self.failed = [], [], [], {}
+        self.last_flush = time.monotonic()
+
+
+def embed_batch(
+    encoder: Encoder, waves: Sequence[np.ndarray], frames_window_s: float | None
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """(rows ``[T, D]``, window starts or None) per wave: one clip row, or the clip's frames."""
+    if frames_window_s is None:
+        for row in np.asarray(encoder.embed(waves), dtype=np.float32):
+            yield row[None, :], None
+    else:
+        fe = encoder.embed_frames(waves, window_s=frames_window_s)
+        for rows, starts in zip(fe.frames, fe.starts_s, strict=True):
+            yield np.asarray(rows, dtype=np.float32), np.asarray(starts)
+
+
+def _embed_clips(
+    encoder: Encoder,
+    clips: Sequence[Clip],
+    decode: Callable[[Clip], np.ndarray],
+    writer: PartWriter,
+    stats: ExtractionStats,
+    *,
+    frames_window_s: float | None,
+    batch_size: int,
+    workers: int,
+    on_error: OnError,
+    stop_note: Callable[[], str],
+    advance: Callable[[int], None],
+) -> None:
+    """Decode ahead, embed ``batch_size`` readable clips per encoder call, hand the rows to ``writer``."""
+    batch: list[tuple[Clip, np.ndarray]] = []
+
+    def run_batch() -> None:
+        if not batch:
+            return
+        waves = [w for _, w in batch]
+        stats.encoder_calls += 1
+        for (clip, _), (rows, starts) in zip(batch, embed_batch(encoder, waves, frames_window_s), strict=True):
+            writer.add(clip.id, rows, starts)
+        stats.embedded += len(batch)
+        stats.audio_seconds += sum(len(w) for w in waves) / encoder.sample_rate
+        advance(len(batch))
+        batch.clear()
+
+    for got in decode_ahead(clips, decode, workers=workers, depth=4 * batch_size, catch=(Exception,)):
+        if got.error is not None:
+            stats.failed += 1
+            writer.failed[got.item.id] = got.error
+            if on_error == "stop":
+                run_batch()
+                writer.flush()
+                raise ExtractionStopped(f"{got.item.path}: {got.error}\n{stop_note()}")
+            advance(1)
+            continue
+        assert got.value is not None
+        batch.append((got.item, got.value))
+        if len(batch) >= batch_size:
+            run_batch()
+        if writer.due():
+            writer.flush()
+    run_batch()
 
 
 def extract(
@@ -114,86 +181,44 @@ def extract(
     """
     stats = stats if stats is not None else ExtractionStats()
     t0 = time.perf_counter()
-    key = store_key(encoder, dataset, policy, frames_window_s)
-    entry = store.entry(key, {"encoder": encoder.describe(), "dataset_root": str(dataset.root)})
+    entry = store.entry(
+        store_key(encoder, dataset, policy, frames_window_s),
+        {"encoder": encoder.describe(), "dataset_root": str(dataset.root)},
+    )
     order = [c.id for c in dataset.clips]
     if entry.complete:
         stats.reused = len(order)
         return entry.view()
     done, _previous_failures = entry.done_ids()
-    pending = [c for c in dataset.clips if c.id not in done]
     stats.reused = len(done)
     rank, world = shard
-    mine = pending[rank::world]
-    bs = batch_size or encoder.preferred_batch_size
+    mine = [c for c in dataset.clips if c.id not in done][rank::world]
+    writer = PartWriter(entry, frames_window_s is not None, dtype, flush_every, flush_seconds)
+
+    def stop_note() -> str:
+        return (
+            f"Stopped (--on-error stop). {len(done) + stats.embedded} clips are saved in the embedding store; "
+            "fix or remove the file and run again, or use --on-error skip to record and skip unreadable files."
+        )
+
     rate = encoder.sample_rate
-
-    buf_ids: list[str] = []
-    buf_rows: list[np.ndarray] = []
-    buf_starts: list[np.ndarray] = []
-    buf_failed: dict[str, str] = {}
-    batch: list[tuple[Clip, np.ndarray]] = []
-    last_flush = time.monotonic()
-
-    def run_batch() -> None:
-        if not batch:
-            return
-        waves = [w for _, w in batch]
-        stats.encoder_calls += 1
-        if frames_window_s is None:
-            emb = np.asarray(encoder.embed(waves), dtype=np.float32)
-            for (clip, _), row in zip(batch, emb, strict=True):
-                buf_ids.append(clip.id)
-                buf_rows.append(row[None, :])
-        else:
-            fe = encoder.embed_frames(waves, window_s=frames_window_s)
-            for (clip, _), rows, st in zip(batch, fe.frames, fe.starts_s, strict=True):
-                buf_ids.append(clip.id)
-                buf_rows.append(np.asarray(rows, dtype=np.float32))
-                buf_starts.append(np.asarray(st))
-        stats.embedded += len(batch)
-        stats.audio_seconds += sum(len(w) for w in waves) / rate
-        batch.clear()
-
-    def flush() -> None:
-        nonlocal last_flush
-        entry.write_part(buf_ids, buf_rows, buf_starts if frames_window_s is not None else None, dict(buf_failed), dtype)
-        buf_ids.clear()
-        buf_rows.clear()
-        buf_starts.clear()
-        buf_failed.clear()
-        last_flush = time.monotonic()
-
-    desc = f"{encoder.name} → {dataset.task}"
     try:
-        with progress_bar(desc, total=len(mine), enabled=show_progress) as advance:
-            for clip, wave, error in _prefetch(mine, lambda c: _decode(c, rate, policy), workers, depth=4 * bs):
-                if error is not None:
-                    stats.failed += 1
-                    buf_failed[clip.id] = error
-                    if on_error == "stop":
-                        run_batch()
-                        flush()
-                        raise ExtractionStopped(
-                            f"{clip.path}: {error}\nStopped (--on-error stop). {len(done) + stats.embedded} clips "
-                            "are saved in the embedding store; fix or remove the file and run again, "
-                            "or use --on-error skip to record and skip unreadable files."
-                        )
-                    advance(1)
-                    continue
-                assert wave is not None
-                batch.append((clip, wave))
-                if len(batch) >= bs:
-                    run_batch()
-                    advance(bs)
-                if len(buf_ids) >= flush_every or time.monotonic() - last_flush > flush_seconds:
-                    flush()
-            n_last = len(batch)
-            run_batch()
-            advance(n_last)
+        with progress_bar(f"{encoder.name} → {dataset.task}", total=len(mine), enabled=show_progress) as advance:
+            _embed_clips(
+                encoder,
+                mine,
+                lambda c: decode_clip(c, rate, policy),
+                writer,
+                stats,
+                frames_window_s=frames_window_s,
+                batch_size=batch_size or encoder.preferred_batch_size,
+                workers=workers,
+                on_error=on_error,
+                stop_note=stop_note,
+                advance=advance,
+            )
     finally:
-        # whatever finished is persisted even on KeyboardInterrupt or an encoder error
-        flush()
+        writer.flush()  # whatever finished is persisted even on KeyboardInterrupt or an encoder error
         stats.seconds += time.perf_counter() - t0
     if world > 1:
         return None

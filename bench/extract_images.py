@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from bench.audio import AudioDecodeError
 from bench.extract import ExtractionStopped, OnError
+from bench.prefetch import decode_ahead
 from bench.progress import progress_bar
 from bench.store import EmbeddingStore, EmbeddingView, StoreKey
 from bench.task import Clip, Dataset
@@ -80,21 +79,23 @@ def extract_image_embeddings(
 
     last = time.monotonic()
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool, progress_bar(f"{model_name} images → {dataset.task}", len(mine), show_progress) as advance:
-            futures = [pool.submit(decode, c) for c in mine[:4]]
-            for i, clip in enumerate(mine):
-                if i + 4 < len(mine):
-                    futures.append(pool.submit(decode, mine[i + 4]))
-                try:
-                    frames = futures[i].result()
-                except AudioDecodeError as exc:
-                    failed[clip.id] = exc.reason
+        with progress_bar(f"{model_name} images → {dataset.task}", len(mine), show_progress) as advance:
+            for got in decode_ahead(mine, decode, workers=2, depth=5):
+                clip = got.item
+                if got.error is not None:
+                    failed[clip.id] = got.error
                     if on_error == "stop":
-                        raise ExtractionStopped(f"{clip.path}: {exc.reason}\nStopped (--on-error stop); finished clips are saved.") from exc
+                        raise ExtractionStopped(
+                            f"{clip.path}: {got.error}\nStopped (--on-error stop); finished clips are saved."
+                        )
                     advance(1)
                     continue
-                futures[i] = None  # type: ignore[call-overload]
-                embs = [np.asarray(embed_images(frames[j : j + frame_batch]), dtype=np.float32) for j in range(0, len(frames), frame_batch)]
+                frames = got.value
+                assert frames is not None
+                embs = [
+                    np.asarray(embed_images(frames[j : j + frame_batch]), dtype=np.float32)
+                    for j in range(0, len(frames), frame_batch)
+                ]
                 ids.append(clip.id)
                 rows.append(np.concatenate(embs).mean(axis=0, keepdims=True))
                 advance(1)

@@ -40,10 +40,6 @@ def guard_import_order() -> bool:
     return False
 
 
-def triton_blocked() -> bool:
-    return "triton" in sys.modules and sys.modules["triton"] is None
-
-
 def preload_triton() -> None:
     """Load torch and triton's native library now, before anything may load TensorFlow.
 

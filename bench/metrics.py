@@ -1,7 +1,9 @@
 """Metrics, each computed by scikit-learn (or sed_eval / pycocoevalcap in their protocols).
 
-Every metric is registered with its direction so tables and early stopping know whether
-higher is better.
+Every metric a task or protocol reports is registered here with its direction, so early
+stopping and anything that ranks results know whether higher is better; metrics computed
+inside a protocol (segment F1, MRR, the COCO caption metrics) are registered without a
+function. Packages add their own through the ``bench.metrics`` entry-point group.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ from sklearn.metrics import (
     log_loss,
 )
 
+from bench.registry import Registry
+
+MetricFn = Callable[[np.ndarray, np.ndarray], float]
+
 
 @dataclass(frozen=True)
 class Metric:
     name: str
     higher_is_better: bool
-    fn: Callable[[np.ndarray, np.ndarray], float]
     description: str
+    fn: MetricFn | None = None  # (labels, class scores) -> value; None: computed by a protocol
 
 
 def _labels_1d(y_true: np.ndarray) -> np.ndarray:
@@ -64,27 +70,52 @@ def multiclass_log_loss(y_true: np.ndarray, scores: np.ndarray) -> float:
     return float(log_loss(_labels_1d(y_true), np.clip(scores, 1e-15, 1.0), labels=np.arange(scores.shape[1])))
 
 
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in [
-        Metric("accuracy", True, accuracy, "top-1 accuracy (scikit-learn accuracy_score)"),
-        Metric("balanced_accuracy", True, balanced_accuracy, "class-wise average accuracy"),
-        Metric("mAP", True, mean_average_precision, "macro average precision (scikit-learn)"),
-        Metric("log_loss", False, multiclass_log_loss, "multi-class cross-entropy (scikit-learn log_loss)"),
-    ]
-}
+def _builtin(name: str, higher_is_better: bool, description: str, fn: MetricFn | None = None) -> Metric:
+    return Metric(name, higher_is_better, description, fn)
+
+
+# fn None: the protocol computes the value itself (sed_eval, pycocoevalcap, retrieval ranks);
+# the entry still says what it is and which way is better.
+METRICS: Registry[Metric] = Registry(
+    "metric",
+    entry_point_group="bench.metrics",
+    builtins={
+        m.name: m
+        for m in [
+            _builtin("accuracy", True, "top-1 accuracy (scikit-learn accuracy_score)", accuracy),
+            _builtin("balanced_accuracy", True, "class-wise average accuracy", balanced_accuracy),
+            _builtin("mAP", True, "macro average precision (scikit-learn)", mean_average_precision),
+            _builtin("log_loss", False, "multi-class cross-entropy (scikit-learn log_loss)", multiclass_log_loss),
+            _builtin("f1", True, "segment-based F1, overall (micro), sed_eval"),
+            _builtin("precision", True, "segment-based precision, overall (micro), sed_eval"),
+            _builtin("recall", True, "segment-based recall, overall (micro), sed_eval"),
+            _builtin(
+                "error_rate", False, "segment-based error rate (substitutions + deletions + insertions), sed_eval"
+            ),
+            _builtin("f1_macro", True, "segment-based F1, class-wise average, sed_eval"),
+            _builtin("mrr_a2i", True, "mean reciprocal rank of the first relevant image for each audio query"),
+            _builtin("mrr_i2a", True, "mean reciprocal rank of the first relevant audio for each image query"),
+            *(_builtin(f"bleu_{n}", True, f"BLEU-{n} (pycocoevalcap, corpus level)") for n in (1, 2, 3, 4)),
+            _builtin("meteor", True, "METEOR 1.5 (pycocoevalcap, Java)"),
+            _builtin("rouge_l", True, "ROUGE-L (pycocoevalcap)"),
+            _builtin("cider", True, "CIDEr-D (pycocoevalcap; IDF from the evaluated references)"),
+            _builtin("spice", True, "SPICE (pycocoevalcap; needs the Stanford CoreNLP jars)"),
+            _builtin("spider", True, "SPIDEr = (CIDEr + SPICE) / 2"),
+        ]
+    },
+)
 
 
 def get_metric(name: str) -> Metric:
-    if name not in METRICS:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(sorted(METRICS))}")
-    return METRICS[name]
+    return METRICS.get(name)
 
 
-def register_metric(metric: Metric) -> None:
-    if metric.name in METRICS and METRICS[metric.name] is not metric:
-        raise KeyError(f"metric {metric.name!r} is already registered")
-    METRICS[metric.name] = metric
+def score(name: str, y_true: np.ndarray, scores: np.ndarray) -> float:
+    """``name`` computed from labels and class scores; an error for metrics only a protocol can compute."""
+    metric = get_metric(name)
+    if metric.fn is None:
+        raise ValueError(f"metric {name!r} is computed by its protocol, not from labels and class scores")
+    return metric.fn(y_true, scores)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

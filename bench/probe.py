@@ -51,13 +51,19 @@ class FittedProbe:
         self.model.eval()
         xt = torch.from_numpy(((x - self.mean) / self.std).astype(np.float32)).to(self.device)
         with torch.inference_mode():
-            logits = torch.cat([self.model(xt[i : i + 4096]) for i in range(0, len(xt), 4096)]) if len(xt) else torch.zeros(0)
+            logits = (
+                torch.cat([self.model(xt[i : i + 4096]) for i in range(0, len(xt), 4096)])
+                if len(xt)
+                else torch.zeros(0)
+            )
             probs = torch.softmax(logits, dim=1) if self.kind == "multiclass" else torch.sigmoid(logits)
         return probs.cpu().numpy()
 
 
 def build_mlp(dim_in: int, n_out: int, cfg: ProbeConfig) -> nn.Module:
-    return nn.Sequential(nn.Linear(dim_in, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, n_out))
+    return nn.Sequential(
+        nn.Linear(dim_in, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, n_out)
+    )
 
 
 def fit_probe(
@@ -114,7 +120,7 @@ def fit_probe(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        current = _validate(model, xv, yv, y_val, loss_fn, kind, val_score, n_classes, device)
+        current = _validate(model, xv, yv, y_val, loss_fn, kind, val_score)
         if current > best:  # metric first, lower validation loss breaks ties
             best, best_epoch = current, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -133,8 +139,6 @@ def _validate(
     loss_fn: nn.Module,
     kind: ProbeKind,
     val_score: Callable[[np.ndarray, np.ndarray], float] | None,
-    n_classes: int,
-    device: str,
 ) -> tuple[float, float]:
     """(metric, -loss) on validation; with no validation rows every epoch ties."""
     if len(xv) == 0:

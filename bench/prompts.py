@@ -80,5 +80,7 @@ def parse_templates(value: object) -> tuple[str, ...]:
         try:
             t.format(label="x")
         except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"zs_templates: template {t!r} is not a valid format string ({exc}); only {{label}} is allowed") from None
+            raise ValueError(
+                f"zs_templates: template {t!r} is not a valid format string ({exc}); only {{label}} is allowed"
+            ) from None
     return tuple(items)

@@ -9,27 +9,34 @@ store), so re-running a finished command costs no encoder calls at all.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from bench import distributed, paths
-from bench.demo import demo_info, ensure_demo, is_demo
+from bench.datasets import DataNotFound, resolve_dataset
 from bench.encoder import Encoder, NotSupportedError, capabilities, get_encoder
-from bench.extract import ExtractionStats, extract
+from bench.extract import ExtractionStats, extract, level_key
+from bench.hashing import sha256_json
 from bench.metrics import mean_std
-from bench.protocols import Protocol, ProtocolContext, protocols_for
-from bench.results import ResultRecord, ResultsStore, provenance
+from bench.protocols import Protocol, ProtocolContext, cell_protocol, protocols_for
+from bench.results import (
+    DataInfo,
+    EncoderInfo,
+    FoldResult,
+    MetricSummary,
+    ProtocolInfo,
+    ResultRecord,
+    ResultsStore,
+    TaskInfo,
+    provenance,
+)
 from bench.store import EmbeddingStore, EmbeddingView
 from bench.task import Dataset, TaskSpec, get_task
-
-
-class DataNotFound(RuntimeError):
-    pass
 
 
 class DemoOnlyEncoderError(ValueError):
@@ -70,41 +77,111 @@ class CellOutcome:
     summary: str = ""
 
 
-def resolve_dataset(task: TaskSpec, opts: RunOptions) -> Dataset:
-    """Load ``task``'s dataset: explicit root, then the data root, then the demo suite."""
-    if task.name in opts.roots:
-        root = opts.roots[task.name]
-        if not (root / task.marker).exists() and task.find_root(root) is None:
-            raise DataNotFound(f"{task.title}: {root} does not hold {task.marker}; point --root {task.name}=DIR at the dataset folder")
-        root = task.find_root(root) or root
-    elif opts.data_root is not None:
-        found = task.find_root(opts.data_root)
-        if found is None:
-            looked = ", ".join(str(opts.data_root / n) for n in ("", *task.root_names))
-            raise DataNotFound(f"{task.title}: no {task.marker} under {looked}")
-        root = found
-    else:
-        if task.demo is None:
-            raise DataNotFound(f"{task.title}: no data root configured and the task has no demo dataset")
-        root = ensure_demo(task.demo, opts.demo_dir)
-    dataset = task.loader(root)
-    dataset.info.setdefault("kind", "demo" if is_demo(root) else "real")
-    if is_demo(root):
-        dataset.info["demo"] = demo_info(root)
-    return dataset
+def load_dataset(task: TaskSpec, opts: RunOptions) -> Dataset:
+    """``task``'s dataset from the options' roots, data root or demo suite (:mod:`bench.datasets`)."""
+    return resolve_dataset(task, roots=opts.roots, data_root=opts.data_root, demo_dir=opts.demo_dir)
 
 
 def params_hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return sha256_json(obj, 16)
 
 
-def _is_current(record: ResultRecord, encoder: Encoder, dataset: Dataset, protocol: Protocol, params: dict[str, Any]) -> bool:
+def _is_current(
+    record: ResultRecord, encoder: Encoder, dataset: Dataset, protocol: Protocol, params: dict[str, Any]
+) -> bool:
     return (
-        record.encoder.get("fingerprint") == encoder.fingerprint()
-        and record.data.get("checksum") == dataset.checksum()
-        and record.protocol.get("id") == protocol.id
-        and record.protocol.get("params_hash") == params_hash(params)
+        record.encoder.fingerprint == encoder.fingerprint()
+        and record.data.checksum == dataset.checksum()
+        and record.protocol.id == protocol.id
+        and record.protocol.params_hash == params_hash(params)
     )
+
+
+@dataclass(frozen=True)
+class CellIdentity:
+    """What every record of a cell shares: the encoder, task, data and protocol as run."""
+
+    encoder: EncoderInfo
+    task: TaskInfo
+    data: DataInfo
+    protocol: dict[str, Any]  # JSON: the protocol's own output fields are added to it
+
+    @classmethod
+    def of(
+        cls, encoder: Encoder, task: TaskSpec, dataset: Dataset, protocol: Protocol, params: dict[str, Any]
+    ) -> CellIdentity:
+        data = {
+            "kind": dataset.info.get("kind", "real"),
+            "root": str(dataset.root),
+            "checksum": dataset.checksum(),
+            "n_clips": len(dataset.clips),
+            "n_missing": len(dataset.missing),
+            **({"demo": dataset.info["demo"]} if "demo" in dataset.info else {}),
+        }
+        return cls(
+            encoder=EncoderInfo.from_json(encoder.describe()),
+            task=TaskInfo.from_json(
+                {**task.describe(), "classes": list(dataset.classes), "n_classes": len(dataset.classes)}
+            ),
+            data=DataInfo.from_json(data),
+            protocol={"id": protocol.id, "short": protocol.short, "params": params, "params_hash": params_hash(params)},
+        )
+
+    def record(self, protocol_output: dict[str, Any] | None = None, **fields: Any) -> ResultRecord:
+        """A record of this cell; ``protocol_output`` holds what the protocol reported beside its metrics."""
+        protocol = ProtocolInfo.from_json({**self.protocol, **(protocol_output or {})})
+        return ResultRecord(
+            encoder=self.encoder, task=self.task, protocol=protocol, data=self.data, provenance=provenance(), **fields
+        )
+
+    def not_applicable(self, primary_metric: str, reason: str) -> ResultRecord:
+        return self.record(folds=(), summary={}, primary_metric=primary_metric, status="n/a", reason=reason)
+
+
+def summarise(folds: Sequence[FoldResult], metrics: Sequence[str]) -> dict[str, MetricSummary]:
+    """Mean ± population std of each metric over the folds (or trials) that report it."""
+    out = {}
+    for m in metrics:
+        mean, std = mean_std([f.metrics[m] for f in folds if m in f.metrics])
+        out[m] = MetricSummary(mean=mean, std=std, n=len(folds))
+    return out
+
+
+def _embed_for(
+    protocol: Protocol,
+    encoder: Encoder,
+    task: TaskSpec,
+    dataset: Dataset,
+    opts: RunOptions,
+    view_cache: dict[str, EmbeddingView],
+    stats: ExtractionStats,
+) -> EmbeddingView | None:
+    """The embeddings ``protocol`` reads (extracted once per level and task, then cached), or None."""
+    if not protocol.uses_store:
+        return None
+    level = level_key(protocol.frames_window_s)
+    if level not in view_cache:
+        calls_before = stats.encoder_calls
+        view = extract(
+            encoder,
+            dataset,
+            EmbeddingStore(opts.cache_dir),
+            task.clip_policy,
+            frames_window_s=protocol.frames_window_s,
+            on_error=opts.on_error,
+            batch_size=opts.batch_size,
+            workers=opts.workers,
+            show_progress=opts.show_progress,
+            stats=stats,
+        )
+        assert view is not None
+        view_cache[level] = view
+        if view.failed:
+            example = next(iter(view.failed.items()))
+            opts.say(f"  {len(view.failed)} unreadable file(s) skipped in {task.title}, e.g. {example}")
+        if stats.encoder_calls > calls_before:
+            opts.say(f"  embedded {stats.embedded} clips of {task.title} with {encoder.name} in {stats.seconds:.1f} s")
+    return view_cache[level]
 
 
 def run_cell(
@@ -118,100 +195,113 @@ def run_cell(
     stats: ExtractionStats,
 ) -> CellOutcome:
     kind = str(dataset.info.get("kind", "real"))
-    replacement = encoder.protocol_for(protocol)
+    replacement = cell_protocol(encoder, protocol)
     opted_out = replacement is None
     protocol = replacement or protocol
-    ctx = ProtocolContext(task, dataset, None, encoder, seed=opts.seed, device=opts.device,
-                          options=dict(opts.protocol_options), show_progress=opts.show_progress,
-                          store=EmbeddingStore(opts.cache_dir))
+    ctx = ProtocolContext(
+        task,
+        dataset,
+        None,
+        encoder,
+        seed=opts.seed,
+        device=opts.device,
+        options=dict(opts.protocol_options),
+        show_progress=opts.show_progress,
+        store=EmbeddingStore(opts.cache_dir),
+    )
     params = protocol.params(ctx)
+    outcome = partial(CellOutcome, encoder.name, task.name, protocol.short)
     existing = results.find(kind, encoder.label(), task.name, protocol.id)
     if existing is not None and not opts.force and _is_current(existing, encoder, dataset, protocol, params):
-        return CellOutcome(encoder.name, task.name, protocol.short, "cached", results.path_for(kind, encoder.label(), task.name, protocol.id))
-    base = _record_base(encoder, task, dataset, protocol, params)
+        return outcome("cached", results.path_for(kind, encoder.label(), task.name, protocol.id))
+    cell = CellIdentity.of(encoder, task, dataset, protocol, params)
     missing = protocol.needs - capabilities(encoder)
     if missing or opted_out:
-        reason = (f"encoder {encoder.name!r} trains end to end; it has no frozen embeddings for {protocol.short}"
-                  if opted_out else f"encoder {encoder.name!r} has no {'/'.join(sorted(missing))} side")
-        record = ResultRecord(**base, folds=[], summary={}, primary_metric=task.primary_metric, status="n/a", reason=reason, provenance=provenance())
-        path = results.write(record)
-        return CellOutcome(encoder.name, task.name, protocol.short, "n/a", path, reason)
+        reason = (
+            f"encoder {encoder.name!r} trains end to end; it has no frozen embeddings for {protocol.short}"
+            if opted_out
+            else f"encoder {encoder.name!r} has no {'/'.join(sorted(missing))} side"
+        )
+        return outcome("n/a", results.write(cell.not_applicable(task.primary_metric, reason)), reason)
 
     t0 = time.perf_counter()
-    level = "clip" if protocol.frames_window_s is None else f"frames:{protocol.frames_window_s:g}"
-    if protocol.uses_store and level not in view_cache:
-        calls_before = stats.encoder_calls
-        kwargs: dict[str, Any] = {
-            "frames_window_s": protocol.frames_window_s, "on_error": opts.on_error, "batch_size": opts.batch_size,
-            "workers": opts.workers, "show_progress": opts.show_progress, "stats": stats,
-        }
-        view = extract(encoder, dataset, EmbeddingStore(opts.cache_dir), task.clip_policy, **kwargs)
-        assert view is not None
-        view_cache[level] = view
-        if view.failed:
-            opts.say(f"  {len(view.failed)} unreadable file(s) skipped in {task.title}, e.g. {next(iter(view.failed.items()))}")
-        if stats.encoder_calls > calls_before:
-            opts.say(f"  embedded {stats.embedded} clips of {task.title} with {encoder.name} in {stats.seconds:.1f} s")
+    ctx.view = _embed_for(protocol, encoder, task, dataset, opts, view_cache, stats)
     extract_s = time.perf_counter() - t0
-    ctx.view = view_cache.get(level) if protocol.uses_store else None
     t1 = time.perf_counter()
     try:
         out = protocol.run(ctx)
     except NotSupportedError as exc:  # a side that exists but cannot work here (e.g. teacher weights absent)
-        record = ResultRecord(**base, folds=[], summary={}, primary_metric=task.primary_metric, status="n/a", reason=str(exc), provenance=provenance())
-        return CellOutcome(encoder.name, task.name, protocol.short, "n/a", results.write(record), str(exc))
+        return outcome("n/a", results.write(cell.not_applicable(task.primary_metric, str(exc))), str(exc))
     protocol_s = time.perf_counter() - t1
     metric_names = out.metrics or task.metrics
-    summary = {}
-    for m in metric_names:
-        mean, std = mean_std([f.metrics[m] for f in out.folds if m in f.metrics])
-        summary[m] = {"mean": mean, "std": std, "n": len(out.folds)}
-    record = ResultRecord(
-        **base,
-        folds=out.folds,
+    summary = summarise(out.folds, metric_names)
+    extra = dict(out.extra)
+    skipped = dict(ctx.view.failed) if ctx.view is not None else dict(extra.pop("skipped_files", {}))
+    record = cell.record(
+        extra,
+        folds=tuple(out.folds),
         summary=summary,
         primary_metric=metric_names[0],
         predictions=out.predictions,
-        skipped_files=dict(ctx.view.failed) if ctx.view is not None else dict(out.extra.pop("skipped_files", {})),
-        missing_files=[m.id for m in dataset.missing],
-        timings={"extract_s": round(extract_s, 3), "protocol_s": round(protocol_s, 3), "encoder_calls": stats.encoder_calls},
-        provenance=provenance(),
+        skipped_files=skipped,
+        missing_files=tuple(m.id for m in dataset.missing),
+        timings={
+            "extract_s": round(extract_s, 3),
+            "protocol_s": round(protocol_s, 3),
+            "encoder_calls": stats.encoder_calls,
+        },
     )
-    record.protocol.update({k: v for k, v in out.extra.items()})
     path = results.write(record, out.scores)
     if opts.confusion and task.kind == "multiclass" and "pred" in out.predictions:
         from bench.reports.confusion import write_confusion
 
         write_confusion(record, path)
     p = summary[metric_names[0]]
-    return CellOutcome(encoder.name, task.name, protocol.short, "ok", path, f"{metric_names[0]} {p['mean']:.4f} ± {p['std']:.4f}")
+    return outcome("ok", path, f"{metric_names[0]} {p.mean:.4f} ± {p.std:.4f}")
 
 
-def _record_base(encoder: Encoder, task: TaskSpec, dataset: Dataset, protocol: Protocol, params: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "encoder": encoder.describe(),
-        "task": {**task.describe(), "classes": list(dataset.classes), "n_classes": len(dataset.classes)},
-        "protocol": {"id": protocol.id, "short": protocol.short, "params": params, "params_hash": params_hash(params)},
-        "data": {
-            "kind": dataset.info.get("kind", "real"),
-            "root": str(dataset.root),
-            "checksum": dataset.checksum(),
-            "n_clips": len(dataset.clips),
-            "n_missing": len(dataset.missing),
-            **({"demo": dataset.info["demo"]} if "demo" in dataset.info else {}),
-        },
-    }
-
-
-def _embed_shard(encoder: Encoder, task: TaskSpec, dataset: Dataset, opts: RunOptions, info: distributed.DistInfo) -> None:
+def _embed_shard(
+    encoder: Encoder, task: TaskSpec, dataset: Dataset, opts: RunOptions, info: distributed.DistInfo
+) -> None:
     """torchrun: every rank embeds its share of each level the task's protocols need."""
-    levels = sorted({p.frames_window_s for p in protocols_for(task, opts.protocols) if not p.needs - capabilities(encoder)},
-                    key=lambda w: -1.0 if w is None else w)
+    levels = sorted(
+        {p.frames_window_s for p in protocols_for(task, opts.protocols) if not p.needs - capabilities(encoder)},
+        key=lambda w: -1.0 if w is None else w,
+    )
     for window in levels:
-        extract(encoder, dataset, EmbeddingStore(opts.cache_dir), task.clip_policy, frames_window_s=window,
-                on_error=opts.on_error, batch_size=opts.batch_size, workers=opts.workers,
-                shard=(info.rank, info.world), show_progress=opts.show_progress and info.is_main)
-        distributed.barrier()
+        extract(
+            encoder,
+            dataset,
+            EmbeddingStore(opts.cache_dir),
+            task.clip_policy,
+            frames_window_s=window,
+            on_error=opts.on_error,
+            batch_size=opts.batch_size,
+            workers=opts.workers,
+            shard=(info.rank, info.world),
+            show_progress=opts.show_progress and info.is_main,
+        )
+        info.barrier()
+
+
+def open_task(encoder: Encoder, task: TaskSpec, opts: RunOptions) -> tuple[Dataset | None, CellOutcome | None]:
+    """``task``'s dataset for ``encoder``, or (None, the outcome saying why the task is skipped).
+
+    No data where the user pointed, or data the encoder refuses (random stand-in weights on
+    real data), skip the task; demo-trained weights asked to score real data stop the run.
+    """
+    try:
+        dataset = load_dataset(task, opts)
+    except DataNotFound as exc:
+        opts.say(f"skip {task.name}: {exc}")
+        return None, CellOutcome(encoder.name, task.name, "-", "no-data", summary=str(exc))
+    refused = encoder.refusal(str(dataset.info.get("kind", "real")))
+    if refused is not None and encoder.demo_only:
+        raise DemoOnlyEncoderError(f"{refused} ({task.title} at {dataset.root})")
+    if refused is not None:
+        opts.say(f"skip {task.name}: {refused}")
+        return None, CellOutcome(encoder.name, task.name, "-", "refused", summary=refused)
+    return dataset, None
 
 
 def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> list[CellOutcome]:
@@ -224,18 +314,10 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
         encoder = get_encoder(spec, device=device, **opts.encoder_options)
         try:
             for task in tasks:
-                try:
-                    dataset = resolve_dataset(task, opts)
-                except DataNotFound as exc:
-                    opts.say(f"skip {task.name}: {exc}")
-                    outcomes.append(CellOutcome(encoder.name, task.name, "-", "no-data", summary=str(exc)))
-                    continue
-                refused = encoder.refusal(str(dataset.info.get("kind", "real")))
-                if refused is not None and getattr(encoder, "demo_only", False):  # demo-trained weights stop the run
-                    raise DemoOnlyEncoderError(f"{refused} ({task.title} at {dataset.root})")
-                if refused is not None:
-                    opts.say(f"skip {task.name}: {refused}")
-                    outcomes.append(CellOutcome(encoder.name, task.name, "-", "refused", summary=refused))
+                dataset, skipped = open_task(encoder, task, opts)
+                if dataset is None:
+                    assert skipped is not None
+                    outcomes.append(skipped)
                     continue
                 view_cache: dict[str, EmbeddingView] = {}
                 stats = ExtractionStats()
@@ -245,7 +327,10 @@ def run(encoder_specs: list[str], task_names: list[str], opts: RunOptions) -> li
                         continue  # rank 0 consolidates and evaluates
                 for protocol in protocols_for(task, opts.protocols):
                     outcome = run_cell(encoder, task, dataset, protocol, opts, results, view_cache, stats)
-                    opts.say(f"{outcome.encoder:>12} {outcome.task:<14} {outcome.protocol:<10} {outcome.status:<7} {outcome.summary}")
+                    opts.say(
+                        f"{outcome.encoder:>12} {outcome.task:<14} "
+                        f"{outcome.protocol:<10} {outcome.status:<7} {outcome.summary}"
+                    )
                     outcomes.append(outcome)
         finally:
             encoder.close()

@@ -26,7 +26,9 @@ class Split:
     seed: int
 
 
-def carve_validation(clips: list[Clip], fraction: float, seed: int, stratify: bool = True) -> tuple[list[Clip], list[Clip]]:
+def carve_validation(
+    clips: list[Clip], fraction: float, seed: int, stratify: bool = True
+) -> tuple[list[Clip], list[Clip]]:
     """Split ``clips`` into (train, val), keeping clips of one source ``group`` together.
 
     Multi-class sets are stratified by label (``StratifiedGroupKFold`` with about 1/fraction
@@ -57,9 +59,7 @@ def make_splits(task: TaskSpec, dataset: Dataset, seed: int = 0, val_fraction: f
         present = sorted({c.fold for c in dataset.clips if c.fold is not None})
         folds = [f for f in task.folds if f in present]
         if len(folds) < 2:
-            raise ValueError(
-                f"{task.title}: need at least 2 folds with clips for cross-validation, found {present}"
-            )
+            raise ValueError(f"{task.title}: need at least 2 folds with clips for cross-validation, found {present}")
         out = []
         for f in folds:
             test = [c for c in dataset.clips if c.fold == f]

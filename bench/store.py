@@ -17,38 +17,21 @@ Several writers (torchrun ranks) may add parts to one entry; one of them consoli
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.atomic import atomic_save_npy, atomic_write_json
+from bench.hashing import sha256_json
+
 STORE_FORMAT = 1
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
-
-
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -61,10 +44,9 @@ class StoreKey:
     level: str  # "clip" or "frames:<window_s>"
 
     def digest(self) -> str:
-        blob = json.dumps(
-            [STORE_FORMAT, self.encoder_fingerprint, self.task, self.dataset_checksum, self.policy, self.level]
-        ).encode()
-        return hashlib.sha256(blob).hexdigest()[:24]
+        return sha256_json(
+            [STORE_FORMAT, self.encoder_fingerprint, self.task, self.dataset_checksum, self.policy, self.level], 24
+        )
 
 
 @dataclass
@@ -170,7 +152,11 @@ class StoreEntry:
             return
         name = f"part-{self._writer}-{self._seq:06d}"
         self._seq += 1
-        data = np.concatenate([np.asarray(r, dtype=dtype).reshape(len(r), -1) for r in rows], axis=0) if rows else np.zeros((0, 0), dtype=dtype)
+        data = (
+            np.concatenate([np.asarray(r, dtype=dtype).reshape(len(r), -1) for r in rows], axis=0)
+            if rows
+            else np.zeros((0, 0), dtype=dtype)
+        )
         atomic_save_npy(self.dir / f"{name}.npy", data)
         meta: dict[str, Any] = {"ids": list(ids), "counts": [len(r) for r in rows], "failed": failed}
         if starts is not None:
@@ -200,7 +186,11 @@ class StoreEntry:
         failed = {cid: why for cid, why in failed.items() if cid not in chunks}
         counts = np.array([len(chunks[c][0]) for c in ids], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        data = np.concatenate([chunks[c][0] for c in ids], axis=0).astype(dtype) if ids else np.zeros((0, dim), dtype=dtype)
+        data = (
+            np.concatenate([chunks[c][0] for c in ids], axis=0).astype(dtype)
+            if ids
+            else np.zeros((0, dim), dtype=dtype)
+        )
         has_starts = bool(ids) and chunks[ids[0]][1] is not None
         atomic_save_npy(self.dir / "data.npy", data)
         if has_starts:
@@ -246,9 +236,6 @@ class EmbeddingStore:
 
     def entry(self, key: StoreKey, extra_manifest: dict[str, Any] | None = None) -> StoreEntry:
         return StoreEntry(self.root, key, extra_manifest)
-
-    def entries(self) -> Iterable[Path]:
-        return sorted(p.parent for p in self.root.glob("*/*/*/manifest.json"))
 
 
 def _safe(name: str) -> str:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from bench.encoder import get_encoder
 from bench.extract import ExtractionStats
-from bench.protocols.fractions import FractionProbeProtocol
+from bench.protocols.data_fraction import FractionProbeProtocol
 from bench.results import ResultsStore
-from bench.runner import CellOutcome, DataNotFound, RunOptions, resolve_dataset, run_cell
+from bench.runner import CellOutcome, RunOptions, open_task, run_cell
 from bench.store import EmbeddingView
 from bench.task import get_task
 
@@ -48,23 +48,26 @@ def sweep_fractions(
         labels.append(encoder.label())
         try:
             for task in tasks:
-                try:
-                    dataset = resolve_dataset(task, opts)
-                except DataNotFound as exc:
-                    opts.say(f"skip {task.name}: {exc}")
-                    out.outcomes.append(CellOutcome(encoder.name, task.name, "-", "no-data", summary=str(exc)))
+                dataset, skipped = open_task(encoder, task, opts)
+                if dataset is None:
+                    assert skipped is not None
+                    out.outcomes.append(skipped)
                     continue
                 kinds.setdefault(task.name, set()).add(str(dataset.info.get("kind", "real")))
                 view_cache: dict[str, EmbeddingView] = {}
                 stats = ExtractionStats()
                 for p in fractions:
-                    outcome = run_cell(encoder, task, dataset, FractionProbeProtocol(p, seeds), opts, results, view_cache, stats)
-                    opts.say(f"{outcome.encoder:>12} {outcome.task:<14} {p:>6g} % {outcome.status:<7} {outcome.summary}")
+                    outcome = run_cell(
+                        encoder, task, dataset, FractionProbeProtocol(p, seeds), opts, results, view_cache, stats
+                    )
+                    opts.say(
+                        f"{outcome.encoder:>12} {outcome.task:<14} {p:>6g} % {outcome.status:<7} {outcome.summary}"
+                    )
                     out.outcomes.append(outcome)
         finally:
             encoder.close()
     if plot:
-        from bench.reports.fractions import write_fraction_plot
+        from bench.reports.fraction_curves import write_fraction_plot
 
         for task in tasks:
             for kind in sorted(kinds.get(task.name, ())):

@@ -12,11 +12,16 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bench.audio import ClipPolicy
+from bench.hashing import sha256_json
 from bench.prompts import label_text
 from bench.registry import Registry
+from bench.remote import DownloadSpec
+
+if TYPE_CHECKING:
+    from bench.demo import DemoDataset
 
 TaskKind = Literal["multiclass", "multilabel", "audio_retrieval", "cross_modal_retrieval", "captioning"]
 
@@ -70,7 +75,21 @@ class Dataset:
         return h.hexdigest()[:20]
 
     def subset(self, predicate: Callable[[Clip], bool]) -> Dataset:
-        return Dataset(self.task, self.root, [c for c in self.clips if predicate(c)], self.classes, self.missing, self.info)
+        return Dataset(
+            self.task, self.root, [c for c in self.clips if predicate(c)], self.classes, self.missing, self.info
+        )
+
+
+def annotations_digest(clips: Sequence[Clip], fields: Mapping[str, Any]) -> str:
+    """Hash of the clips' annotations in ``Clip.extra`` (``fields``: key → value when absent).
+
+    Protocols put it in their parameters, so editing a dataset's events or captions makes the
+    results computed from the old ones stale, though the files and labels did not change.
+    """
+    rows = [
+        [c.id, *(c.extra.get(k, default) for k, default in fields.items())] for c in sorted(clips, key=lambda c: c.id)
+    ]
+    return sha256_json(rows, 16)
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -96,6 +115,22 @@ class ZeroShotSpec:
 
 
 @dataclass(frozen=True)
+class TableColumn:
+    """A leaderboard column the task fills: ``metric`` of its ``protocol`` (short name) result.
+
+    ``table`` is the table it belongs to: "table2" (the paper's classification and retrieval
+    table) or "table3" (captioning), or a new id for a table of its own. ``paper_key`` names
+    the column in the paper's published numbers (``bench/reports/wav2clip-icassp2022.json``).
+    """
+
+    table: str
+    header: str
+    metric: str
+    protocol: str = "probe"
+    paper_key: str | None = None
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A declarative task.
 
@@ -103,6 +138,9 @@ class TaskSpec:
     Otherwise ``train_splits`` / ``val_splits`` / ``test_splits`` name the split values
     of clips; an empty ``val_splits`` means validation is carved from training data.
     ``trials`` repeats seeded runs where there are no folds (the paper: 3).
+    ``metrics``: the primary metric first; each is registered in :data:`bench.metrics.METRICS`
+    with its direction. ``table_columns``: where its results appear in ``leaderboard.md``
+    (tasks without any get a row in "Other tasks").
     """
 
     name: str
@@ -119,14 +157,15 @@ class TaskSpec:
     test_splits: tuple[str, ...] = ("test",)
     trials: int = 3
     zero_shot: ZeroShotSpec | None = ZeroShotSpec()
-    table_column: str | None = None
-    demo: str | None = None
+    table_columns: tuple[TableColumn, ...] = ()
+    demo: str | DemoDataset | None = None  # a registered demo dataset's name, or a declaration
     version: str = "1"
     description: str = ""
     citation: str = ""
     expected_clips: int | None = None
     in_all: bool = True
     order: int = 100
+    downloads: DownloadSpec | None = None  # the real dataset's public files (`bench data download`)
 
     @property
     def primary_metric(self) -> str:
@@ -156,20 +195,7 @@ class TaskSpec:
         }
 
 
-TaskFactory = TaskSpec
 TASKS: Registry[TaskSpec] = Registry("task", entry_point_group="bench.tasks")
-for _name, _target in {
-    "esc50": "tasks.esc50:TASK",
-    "esc10": "tasks.esc50:TASK_ESC10",
-    "urbansound8k": "tasks.urbansound8k:TASK",
-    "vggsound": "tasks.vggsound:TASK",
-    "fsd50k": "tasks.fsd50k:TASK",
-    "tau": "tasks.tau:TASK",
-    "desed": "tasks.desed:TASK",
-    "vggsound_cmr": "tasks.vggsound_cmr:TASK",
-    "clotho": "tasks.clotho:TASK",
-}.items():
-    TASKS.register(_name, _target, origin="bench built-in")
 
 
 def get_task(name: str) -> TaskSpec:

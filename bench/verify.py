@@ -54,7 +54,10 @@ def verify(task: TaskSpec, root: Path, decode: bool = True, workers: int = 2) ->
         expected=task.expected_clips,
     )
     if decode:
-        with ThreadPoolExecutor(max_workers=workers) as pool, progress_bar(f"verify {task.name}", len(dataset.clips)) as advance:
+        with (
+            ThreadPoolExecutor(max_workers=workers) as pool,
+            progress_bar(f"verify {task.name}", len(dataset.clips)) as advance,
+        ):
             for clip, error in zip(dataset.clips, pool.map(_check, dataset.clips), strict=True):
                 if error:
                     report.unreadable.append((clip.id, error))

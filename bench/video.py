@@ -15,24 +15,6 @@ import numpy as np
 from bench.audio import AudioDecodeError
 
 
-def video_info(path: Path | str) -> dict[str, float]:
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise AudioDecodeError(path, "file has no video stream")
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-            duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else (
-                float(container.duration) / 1e6 if container.duration else 0.0)
-            return {"fps": fps, "duration_s": duration, "width": stream.codec_context.width, "height": stream.codec_context.height}
-    except AudioDecodeError:
-        raise
-    except Exception as exc:
-        raise AudioDecodeError(path, f"cannot open video ({exc})") from exc
-
-
 def read_frames(
     path: Path | str,
     fps: float | None = 30.0,
@@ -73,7 +55,9 @@ def read_frames(
     except Exception as exc:
         raise AudioDecodeError(path, f"cannot decode video ({exc}); the file is corrupt or unsupported") from exc
     if not frames:
-        raise AudioDecodeError(path, f"no video frames between {start_s:g} s and {end_s if end_s is not None else 'end'}")
+        raise AudioDecodeError(
+            path, f"no video frames between {start_s:g} s and {end_s if end_s is not None else 'end'}"
+        )
     if fps is None:
         keep = [i for i, t in enumerate(times) if t >= start_s]
         return np.stack([frames[i] for i in keep or [len(frames) - 1]])

@@ -13,16 +13,15 @@ import json
 import time
 import urllib.error
 import urllib.request
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.encoder import sha256_file
+from bench.atomic import atomic_path, atomic_write_json
+from bench.hashing import sha256_file
 from bench.paths import bench_home
 from bench.progress import progress_bar
 from bench.registry import Registry
-from bench.store import atomic_write_json
 
 
 @dataclass(frozen=True)
@@ -38,8 +37,7 @@ class WeightsFetchError(RuntimeError):
     pass
 
 
-WEIGHTS: Registry[WeightsSpec] = Registry("weights", entry_point_group="bench.weights")
-WEIGHTS.register("wav2clip-official", "encoders.wav2clip.checkpoint:OFFICIAL", origin="bench built-in")
+WEIGHTS: Registry[WeightsSpec] = Registry("weights", entry_point_group="bench.weights")  # declared by encoder packages
 
 
 def weights_dir(name: str) -> Path:
@@ -58,7 +56,9 @@ def source_info(name: str) -> dict[str, Any]:
     return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
-def fetch(name: str, url: str | None = None, force: bool = False, timeout_s: float = 60.0, show_progress: bool = True) -> Path:
+def fetch(
+    name: str, url: str | None = None, force: bool = False, timeout_s: float = 60.0, show_progress: bool = True
+) -> Path:
     """Download ``name`` (or ``url`` instead of its registered URL) into the weights cache."""
     spec = WEIGHTS.get(name)
     target = weights_dir(name) / spec.filename
@@ -66,29 +66,33 @@ def fetch(name: str, url: str | None = None, force: bool = False, timeout_s: flo
         return target
     src = url or spec.url
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
-    try:
-        with urllib.request.urlopen(src, timeout=timeout_s) as resp, tmp.open("wb") as fh:
-            total = resp.headers.get("Content-Length")
-            with progress_bar(f"fetch {name}", int(total) if total else None, show_progress) as advance:
-                while block := resp.read(1 << 20):
-                    fh.write(block)
-                    advance(len(block))
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        tmp.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", exc)
-        raise WeightsFetchError(
-            f"could not download {name} from {src} ({reason}). If this machine is offline, download "
-            f"{spec.filename} elsewhere, then pass it with --weights PATH, or cache it here with "
-            f"`bench weights fetch {name} --url file:///path/to/{spec.filename}`."
-        ) from exc
-    digest = sha256_file(tmp)
-    if spec.sha256 and digest != spec.sha256:
-        tmp.unlink(missing_ok=True)
-        raise WeightsFetchError(f"{name}: downloaded file has sha256 {digest}, expected {spec.sha256}; not kept")
-    tmp.replace(target)
-    atomic_write_json(target.parent / "source.json", {
-        "name": name, "url": src, "filename": spec.filename, "sha256": digest, "bytes": target.stat().st_size,
-        "fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
+    with atomic_path(target, ".part") as tmp:  # kept only when complete and matching its pinned hash
+        try:
+            with urllib.request.urlopen(src, timeout=timeout_s) as resp, tmp.open("wb") as fh:
+                total = resp.headers.get("Content-Length")
+                with progress_bar(f"fetch {name}", int(total) if total else None, show_progress) as advance:
+                    while block := resp.read(1 << 20):
+                        fh.write(block)
+                        advance(len(block))
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise WeightsFetchError(
+                f"could not download {name} from {src} ({reason}). If this machine is offline, download "
+                f"{spec.filename} elsewhere, then pass it with --weights PATH, or cache it here with "
+                f"`bench weights fetch {name} --url file:///path/to/{spec.filename}`."
+            ) from exc
+        digest = sha256_file(tmp)
+        if spec.sha256 and digest != spec.sha256:
+            raise WeightsFetchError(f"{name}: downloaded file has sha256 {digest}, expected {spec.sha256}; not kept")
+    atomic_write_json(
+        target.parent / "source.json",
+        {
+            "name": name,
+            "url": src,
+            "filename": spec.filename,
+            "sha256": digest,
+            "bytes": target.stat().st_size,
+            "fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
     return target

@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.datasets import resolve_dataset
 from bench.encoder import get_encoder
 from bench.extract import ExtractionStats, extract
 from bench.protocols import ProtocolContext, get_protocol
-from bench.runner import RunOptions, resolve_dataset
 from bench.store import EmbeddingStore
 from bench.task import get_task
 
@@ -42,21 +42,38 @@ def main() -> None:
     args = ap.parse_args()
 
     task = get_task(args.task)
-    dataset = resolve_dataset(task, RunOptions(data_root=args.data_root, show_progress=False))
+    dataset = resolve_dataset(task, data_root=args.data_root)
     encoder = get_encoder(args.encoder, device=args.device)
     tmp = Path(tempfile.mkdtemp(prefix="bench-benchmark-"))
-    report: dict[str, object] = {"encoder": args.encoder, "task": args.task, "clips": len(dataset.clips),
-                                 "data": dataset.info.get("kind"), "batch_size": args.batch_size or encoder.preferred_batch_size}
+    report: dict[str, object] = {
+        "encoder": args.encoder,
+        "task": args.task,
+        "clips": len(dataset.clips),
+        "data": dataset.info.get("kind"),
+        "batch_size": args.batch_size or encoder.preferred_batch_size,
+    }
     try:
         store = EmbeddingStore(tmp)
         for phase in ("cold", "warm"):
             stats = ExtractionStats()
             t0 = time.perf_counter()
-            view = extract(encoder, dataset, store, task.clip_policy, batch_size=args.batch_size, workers=args.workers,
-                           show_progress=False, stats=stats)
+            view = extract(
+                encoder,
+                dataset,
+                store,
+                task.clip_policy,
+                batch_size=args.batch_size,
+                workers=args.workers,
+                show_progress=False,
+                stats=stats,
+            )
             dt = time.perf_counter() - t0
-            report[phase] = {"seconds": round(dt, 3), "clips_per_s": round(len(dataset.clips) / dt, 1),
-                             "encoder_calls": stats.encoder_calls, "audio_s_per_s": round(stats.audio_seconds / dt, 1)}
+            report[phase] = {
+                "seconds": round(dt, 3),
+                "clips_per_s": round(len(dataset.clips) / dt, 1),
+                "encoder_calls": stats.encoder_calls,
+                "audio_s_per_s": round(stats.audio_seconds / dt, 1),
+            }
         assert view is not None
         t0 = time.perf_counter()
         out = get_protocol("probe").run(ProtocolContext(task, dataset, view, encoder, show_progress=False))

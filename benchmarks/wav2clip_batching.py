@@ -36,8 +36,12 @@ def synthetic_clips(n: int, seconds: float, sr: int = 16000, seed: int = 0) -> l
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * sr)) / sr
     gains = np.geomspace(0.003, 1.0, n)
-    return [(g * (0.5 * np.sin(2 * np.pi * rng.uniform(100, 4000) * t) + 0.5 * rng.standard_normal(len(t)))).astype(np.float32)
-            for g in gains]
+    return [
+        (g * (0.5 * np.sin(2 * np.pi * rng.uniform(100, 4000) * t) + 0.5 * rng.standard_normal(len(t)))).astype(
+            np.float32
+        )
+        for g in gains
+    ]
 
 
 def naive(model: Wav2CLIPAudio, clips: list[np.ndarray]) -> np.ndarray:
@@ -74,8 +78,12 @@ def main() -> None:
             torch.manual_seed(0)
             weights = save_official(Wav2CLIPAudio().eval(), Path(tmp) / "Wav2CLIP.pt")
         reference = load_official(weights)  # NCHW, eval mode, as the package builds it
-        report: dict[str, object] = {"clips": args.clips, "seconds": args.seconds, "threads": torch.get_num_threads(),
-                                     "weights": str(args.weights or "random (seed 0)")}
+        report: dict[str, object] = {
+            "clips": args.clips,
+            "seconds": args.seconds,
+            "threads": torch.get_num_threads(),
+            "weights": str(args.weights or "random (seed 0)"),
+        }
         fns: dict[str, Callable[[], np.ndarray]] = {"naive": lambda: naive(reference, clips)}
         sizes = [int(b) for b in args.batch_sizes.split(",")]
         for bs in sizes:

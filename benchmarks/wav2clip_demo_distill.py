@@ -26,16 +26,18 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.datasets import resolve_dataset
 from bench.encoder import get_encoder
 from bench.paths import cache_dir
 from bench.runner import RunOptions
 from bench.runner import run as run_cells
 from bench.store import EmbeddingStore
+from bench.task import get_task
 from encoders.wav2clip.data import load_window
-from encoders.wav2clip.encoder import Wav2CLIPEncoder, run_metadata
+from encoders.wav2clip.encoder import Wav2CLIPEncoder
+from encoders.wav2clip.run_meta import run_metadata
 from encoders.wav2clip.targets import WindowRule, teacher_targets
 from encoders.wav2clip.teacher import CLIPTeacher, TeacherSpec
-from encoders.wav2clip.train import DistEnv, load_vggsound
 
 
 def mrr(queries: np.ndarray, gallery: np.ndarray) -> float:
@@ -48,7 +50,7 @@ def mrr(queries: np.ndarray, gallery: np.ndarray) -> float:
 
 
 def retrieval(weights: str, teacher: TeacherSpec, rule: WindowRule) -> dict[str, float]:
-    dataset = load_vggsound(None, DistEnv())
+    dataset = resolve_dataset(get_task("vggsound"))  # the demo VGGSound
     view = teacher_targets(CLIPTeacher(teacher), dataset, EmbeddingStore(cache_dir()), rule, show_progress=False)
     assert view is not None
     test = [c for c in dataset.clips if c.split == "test" and c.id in view]
@@ -66,8 +68,14 @@ def probe(weights: str) -> dict[str, float]:
     out = {}
     with tempfile.TemporaryDirectory(prefix="w2c-probe-") as tmp:
         for name, w in (("trained", weights), ("random", "random")):
-            opts = RunOptions(results_dir=Path(tmp) / "results", protocols=["probe"], encoder_options={"weights": w},
-                              show_progress=False, confusion=False, log=lambda _m: None)
+            opts = RunOptions(
+                results_dir=Path(tmp) / "results",
+                protocols=["probe"],
+                encoder_options={"weights": w},
+                show_progress=False,
+                confusion=False,
+                log=lambda _m: None,
+            )
             cell = run_cells(["wav2clip"], ["esc50"], opts)[0]
             rec = json.loads(Path(str(cell.path)).read_text())
             out[f"esc50_acc_{name}"] = rec["summary"]["accuracy"]["mean"]
@@ -88,15 +96,23 @@ def main() -> None:
     meta = run_metadata(path)
     cfg = meta.get("config", {})
     rule = WindowRule(cfg.get("window_s", 5.0), cfg.get("clip_s", 5.0), cfg.get("fps", 10.0), cfg.get("seed", 2021))
-    report: dict[str, object] = {"weights": str(path), "sha256": enc.weights.sha256, "teacher": enc.teacher.spec.identity(),
-                                 "model_ready_s": round(train_s, 1), "epochs": meta.get("epochs"), "steps": meta.get("steps")}
+    report: dict[str, object] = {
+        "weights": str(path),
+        "sha256": enc.weights.sha256,
+        "teacher": enc.teacher.spec.identity(),
+        "model_ready_s": round(train_s, 1),
+        "epochs": meta.get("epochs"),
+        "steps": meta.get("steps"),
+    }
     report.update(retrieval(str(path), enc.teacher.spec, rule))
     report.update(probe(str(path)))
     for k, v in report.items():
         print(f"{k:>18}: {v:.4f}" if isinstance(v, float) else f"{k:>18}: {v}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=str))
-    ok = float(report["ratio_trained"]) >= 3.0 and float(report["esc50_acc_trained"]) > float(report["esc50_acc_random"])  # type: ignore[arg-type]
+    ok = float(report["ratio_trained"]) >= 3.0 and float(report["esc50_acc_trained"]) > float(
+        report["esc50_acc_random"]
+    )  # type: ignore[arg-type]
     print("PASS" if ok else "FAIL", "(MRR >= 3x chance and trained > random on the ESC-50 probe)")
     raise SystemExit(0 if ok else 1)
 

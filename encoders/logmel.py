@@ -39,7 +39,9 @@ def mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
 def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     """Triangular filters on the Slaney mel scale, each normalised to unit area: [n_mels, n_fft//2+1]."""
     fft_freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
-    mel_pts = mel_to_hz_slaney(np.linspace(hz_to_mel_slaney(np.array(fmin)), hz_to_mel_slaney(np.array(fmax)), n_mels + 2))
+    mel_pts = mel_to_hz_slaney(
+        np.linspace(hz_to_mel_slaney(np.array(fmin)), hz_to_mel_slaney(np.array(fmax)), n_mels + 2)
+    )
     fdiff = np.diff(mel_pts)
     ramps = mel_pts[:, None] - fft_freqs[None, :]
     lower = -ramps[:-2] / fdiff[:-1, None]
@@ -67,20 +69,33 @@ class LogMelEncoder(Encoder):
         self.device = device
         self.stats = stats
         self.embedding_dim = self.n_mels * (2 if stats == "mean_std" else 1)
-        self._fb = torch.from_numpy(mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)).to(device)
+        self._fb = torch.from_numpy(mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)).to(
+            device
+        )
         self._window = torch.hann_window(self.win_length, periodic=True, device=device)
 
     def options(self) -> dict[str, Any]:
         return {
-            "n_mels": self.n_mels, "n_fft": self.n_fft, "win": self.win_length, "hop": self.hop_length,
-            "fmin": self.fmin, "fmax": self.fmax, "stats": self.stats,
+            "n_mels": self.n_mels,
+            "n_fft": self.n_fft,
+            "win": self.win_length,
+            "hop": self.hop_length,
+            "fmin": self.fmin,
+            "fmax": self.fmax,
+            "stats": self.stats,
         }
 
     def log_mel(self, waves: torch.Tensor) -> torch.Tensor:
         """[B, N] → [B, n_mels, T] in dB (10·log10 of power, floor 1e-10)."""
         spec = torch.stft(
-            waves, n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.win_length,
-            window=self._window, center=True, pad_mode="constant", return_complex=True,
+            waves,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=self._window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
         )
         power = spec.real**2 + spec.imag**2
         mel = torch.matmul(self._fb, power)

@@ -36,7 +36,9 @@ def read_rows(
         for row in reader:
             line = reader.line_num
             if None in row:
-                raise MetadataError(f"{path}, line {line}: more fields than columns ({row[None]}); is a label with a comma unquoted?")
+                raise MetadataError(
+                    f"{path}, line {line}: more fields than columns ({row[None]}); is a label with a comma unquoted?"
+                )
             if any(v is None for k, v in row.items() if k in required):
                 raise MetadataError(f"{path}, line {line}: missing field(s) in {row}")
             yield line, row

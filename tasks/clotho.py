@@ -17,7 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.audio import ClipPolicy
-from bench.task import Clip, Dataset, MissingFile, TaskSpec
+from bench.remote import DownloadSpec, RemoteFile, zenodo
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec
 from tasks._csv import MetadataError, read_rows
 
 SPLITS = ("development", "validation", "evaluation")
@@ -34,10 +35,15 @@ def read_captions(path: Path) -> list[tuple[int, str, tuple[str, ...]]]:
                 raise MetadataError(f"{path}, line {line}: empty file_name")
             empty = [CAPTION_COLUMNS[1 + i] for i, c in enumerate(caps) if not c]
             if empty:
-                raise MetadataError(f"{path}, line {line}: {', '.join(empty)} empty for {row['file_name']!r}; Clotho has 5 captions per clip")
+                raise MetadataError(
+                    f"{path}, line {line}: {', '.join(empty)} empty for "
+                    f"{row['file_name']!r}; Clotho has 5 captions per clip"
+                )
             rows.append((line, row["file_name"], caps))
     except UnicodeDecodeError as exc:
-        raise MetadataError(f"{path}: not UTF-8 ({exc}); the Clotho caption files are UTF-8, is the file damaged?") from None
+        raise MetadataError(
+            f"{path}: not UTF-8 ({exc}); the Clotho caption files are UTF-8, is the file damaged?"
+        ) from None
     return rows
 
 
@@ -70,12 +76,63 @@ def load(root: Path) -> Dataset:
                 continue
             m = meta.get(name, {})
             keywords = tuple(k for k in m.get("keywords", "").split(";") if k)
-            clips.append(Clip(id=cid, path=path, split=split, extra={"captions": caps, "file_name": name, "keywords": keywords,
-                                                                     "sound_id": m.get("sound_id", "")}))
+            clips.append(
+                Clip(
+                    id=cid,
+                    path=path,
+                    split=split,
+                    extra={
+                        "captions": caps,
+                        "file_name": name,
+                        "keywords": keywords,
+                        "sound_id": m.get("sound_id", ""),
+                    },
+                )
+            )
     if "evaluation" not in found_splits:
-        raise MetadataError(f"{root}: no clotho_captions_evaluation.csv; point the Clotho root at the folder holding the caption CSVs")
+        raise MetadataError(
+            f"{root}: no clotho_captions_evaluation.csv; point the Clotho root at the folder holding the caption CSVs"
+        )
     info = {"splits": found_splits, "found": len(clips), "missing": len(missing)}
     return Dataset(task="clotho", root=root, clips=clips, classes=[], missing=missing, info=info)
+
+
+_CLOTHO_MD5 = "md5 as in soundata datasets/clotho.py and aac-datasets (they agree)"
+_CLOTHO_SIZE = "size from a public audit of Zenodo record 4783391's file list"
+_NO_SIZE = "no published size found for this file; the server's Content-Length is checked and the md5 is pinned"
+
+
+def _clotho(name: str, size: int | None, md5: str) -> RemoteFile:
+    return RemoteFile(
+        name=name,
+        url=zenodo(4783391, name),
+        size=size,
+        md5=md5,
+        source=f"Zenodo record 4783391 (Clotho v2.1); {_CLOTHO_MD5}" + (f"; {_CLOTHO_SIZE}" if size else ""),
+        unpack="7z" if name.endswith(".7z") else "copy",
+        unpack_to="Clotho",
+        note="" if size else _NO_SIZE,
+    )
+
+
+DOWNLOADS = DownloadSpec(
+    page="https://zenodo.org/records/4783391",
+    files=(
+        _clotho("clotho_captions_development.csv", 1336762, "d4090b39ce9f2491908eebf4d5b09bae"),
+        _clotho("clotho_captions_validation.csv", 367649, "5879e023032b22a2c930aaa0528bead4"),
+        _clotho("clotho_captions_evaluation.csv", None, "1b16b9e57cf7bdb7f13a13802aeb57e2"),
+        _clotho("clotho_metadata_development.csv", 830797, "170d20935ecfdf161ce1bb154118cda5"),
+        _clotho("clotho_metadata_validation.csv", 224803, "2e010427c56b1ce6008b0f03f41048ce"),
+        _clotho("clotho_metadata_evaluation.csv", None, "13946f054d4e1bf48079813aac61bf77"),
+        _clotho("clotho_audio_development.7z", 4541582263, "c8b05bc7acdb13895bb3c6a29608667e"),
+        _clotho("clotho_audio_validation.7z", 1260701425, "7dba730be08bada48bd15dc4e668df59"),
+        _clotho("clotho_audio_evaluation.7z", None, "4569624ccadf96223f19cb59fe4f849f"),
+    ),
+    licence=(
+        "audio: the Freesound clips' Creative Commons licences; captions: Tampere University licence (see the record)"
+    ),
+    note="each .7z holds one folder named after its split (development/, validation/, evaluation/)",
+)
 
 
 TASK = TaskSpec(
@@ -92,10 +149,27 @@ TASK = TaskSpec(
     test_splits=("evaluation",),
     trials=1,
     zero_shot=None,
-    table_column="Clotho (AC)",
+    table_columns=tuple(
+        TableColumn("table3", header, metric, protocol="captioning", paper_key=metric)
+        for header, metric in (
+            ("B1", "bleu_1"),
+            ("B2", "bleu_2"),
+            ("B3", "bleu_3"),
+            ("B4", "bleu_4"),
+            ("M", "meteor"),
+            ("RL", "rouge_l"),
+            ("Cr", "cider"),
+            ("S", "spice"),
+            ("Sr", "spider"),
+        )
+    ),
     demo="clotho",
     expected_clips=5929,
     order=80,
-    description="Audio captioning: 1-layer transformer decoder on frozen 1-s frame embeddings; COCO metrics on evaluation (greedy and beam).",
+    description=(
+        "Audio captioning: 1-layer transformer decoder on frozen 1-s "
+        "frame embeddings; COCO metrics on evaluation (greedy and beam)."
+    ),
     citation="Drossos, Lipping, Virtanen, Clotho: An audio captioning dataset, ICASSP 2020",
+    downloads=DOWNLOADS,
 )

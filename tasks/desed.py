@@ -22,7 +22,8 @@ from pathlib import Path
 import soundfile as sf
 
 from bench.audio import ClipPolicy
-from bench.task import Clip, Dataset, MissingFile, TaskSpec
+from bench.remote import DownloadSpec
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec
 from tasks._csv import MetadataError
 
 METADATA = "metadata/validation/validation.tsv"
@@ -30,8 +31,16 @@ DURATIONS = "metadata/validation/validation_durations.tsv"
 AUDIO_DIR = "audio/validation/validation"
 COLUMNS = ("filename", "onset", "offset", "event_label")
 CLASSES = (
-    "Alarm_bell_ringing", "Blender", "Cat", "Dishes", "Dog",
-    "Electric_shaver_toothbrush", "Frying", "Running_water", "Speech", "Vacuum_cleaner",
+    "Alarm_bell_ringing",
+    "Blender",
+    "Cat",
+    "Dishes",
+    "Dog",
+    "Electric_shaver_toothbrush",
+    "Frying",
+    "Running_water",
+    "Speech",
+    "Vacuum_cleaner",
 )
 
 Event = tuple[float, float, str]
@@ -47,13 +56,17 @@ def _float(value: str, path: Path, line: int, column: str) -> float:
 def read_events(path: Path) -> dict[str, list[Event]]:
     """File name → its events, in file order; files listed with empty fields map to ``[]``."""
     if not path.is_file():
-        raise MetadataError(f"{path}: metadata file not found; point the DESED root at the folder holding metadata/ and audio/")
+        raise MetadataError(
+            f"{path}: metadata file not found; point the DESED root at the folder holding metadata/ and audio/"
+        )
     out: dict[str, list[Event]] = {}
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh, delimiter="\t")
         header = [h.strip() for h in next(reader, [])]
         if header[: len(COLUMNS)] != list(COLUMNS):
-            raise MetadataError(f"{path}: header {header} is not {'<TAB>'.join(COLUMNS)} (the DESED validation.tsv layout)")
+            raise MetadataError(
+                f"{path}: header {header} is not {'<TAB>'.join(COLUMNS)} (the DESED validation.tsv layout)"
+            )
         for row in reader:
             line = reader.line_num
             if not row or not row[0].strip():
@@ -64,10 +77,15 @@ def read_events(path: Path) -> dict[str, list[Event]]:
             if not any(fields):
                 continue  # a clip without target events
             if not all(fields):
-                raise MetadataError(f"{path}, line {line}: onset, offset and event_label must be all set or all empty, got {row[1:]}")
+                raise MetadataError(
+                    f"{path}, line {line}: onset, offset and event_label must be all set or all empty, got {row[1:]}"
+                )
             onset, offset = _float(fields[0], path, line, "onset"), _float(fields[1], path, line, "offset")
             if onset < 0 or offset <= onset:
-                raise MetadataError(f"{path}, line {line}: event {fields[2]!r} has onset {onset} and offset {offset}; need 0 <= onset < offset")
+                raise MetadataError(
+                    f"{path}, line {line}: event {fields[2]!r} has onset "
+                    f"{onset} and offset {offset}; need 0 <= onset < offset"
+                )
             events.append((onset, offset, fields[2]))
     return out
 
@@ -103,17 +121,43 @@ def load(root: Path) -> Dataset:
     for name, evs in events.items():
         path = root / AUDIO_DIR / name
         if not path.is_file():
-            missing.append(MissingFile(name, path, f"listed in {METADATA} but absent from {AUDIO_DIR}/ (vanished from YouTube?)"))
+            missing.append(
+                MissingFile(name, path, f"listed in {METADATA} but absent from {AUDIO_DIR}/ (vanished from YouTube?)")
+            )
             continue
         duration = durations.get(name) or audio_duration(path)
-        clips.append(Clip(
-            id=name, path=path, targets=tuple(sorted({index[label] for _, _, label in evs})), split="validation",
-            extra={"events": tuple(evs), "duration_s": duration},
-        ))
+        clips.append(
+            Clip(
+                id=name,
+                path=path,
+                targets=tuple(sorted({index[label] for _, _, label in evs})),
+                split="validation",
+                extra={"events": tuple(evs), "duration_s": duration},
+            )
+        )
     n_events = sum(len(e) for e in events.values())
-    info = {"listed": len(events), "found": len(clips), "missing": len(missing), "events": n_events,
-            "clips_without_events": sum(1 for e in events.values() if not e)}
+    info = {
+        "listed": len(events),
+        "found": len(clips),
+        "missing": len(missing),
+        "events": n_events,
+        "clips_without_events": sum(1 for e in events.values() if not e),
+    }
     return Dataset(task="desed", root=root, clips=clips, classes=classes, missing=missing, info=info)
+
+
+DOWNLOADS = DownloadSpec(
+    page="https://github.com/turpaultn/DESED",
+    manual=(
+        "the DESED real validation set is audio of YouTube videos (AudioSet segments); no archive of it is "
+        "published. Take metadata/validation/validation.tsv from the DESED repository (data/real/metadata) or "
+        "Zenodo record 4639776 (audioset_metadata.tar.gz), and fetch the clips with the DESED package's YouTube "
+        "download script (desed, github.com/turpaultn/DESED; it needs yt-dlp). Videos vanish from YouTube: the "
+        "DESED FAQ says how to ask the organisers for missing files. Arrange the result as DESED/metadata/"
+        "validation/validation.tsv and DESED/audio/validation/validation/*.wav (docs/datasets.md), then run "
+        "`bench data verify desed --root DIR/DESED`; missing clips are counted in every result, never fatal."
+    ),
+)
 
 
 TASK = TaskSpec(
@@ -129,10 +173,17 @@ TASK = TaskSpec(
     test_splits=("validation",),
     trials=1,
     zero_shot=None,
-    table_column="DESED (AR)",
+    table_columns=(TableColumn("table2", "DESED (AR)<br>F1", "f1", protocol="audio-retrieval", paper_key="desed"),),
     demo="desed",
     expected_clips=1168,
     order=60,
-    description="Segment retrieval on the DESED public validation set: 1-s frames, 5-fold threshold selection, sed_eval segment F1 at 0.1 s.",
-    citation="Turpault, Serizel, Shah, Salamon, Sound event detection in domestic environments with weakly labeled data and soundscape synthesis, DCASE 2019",
+    description=(
+        "Segment retrieval on the DESED public validation set: 1-s "
+        "frames, 5-fold threshold selection, sed_eval segment F1 at 0.1 s."
+    ),
+    citation=(
+        "Turpault, Serizel, Shah, Salamon, Sound event detection in domestic "
+        "environments with weakly labeled data and soundscape synthesis, DCASE 2019"
+    ),
+    downloads=DOWNLOADS,
 )

@@ -20,7 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.audio import ClipPolicy
-from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
+from bench.remote import DownloadSpec, RemoteFile, UnpackKind, zenodo
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
 from tasks._csv import MetadataError, parse_int, read_rows
 
 GROUND_TRUTH = "FSD50K.ground_truth"
@@ -104,11 +105,58 @@ def load(root: Path) -> Dataset:
             counts[split] = counts.get(split, 0) + 1
             path = audio_dir / f"{fname}.wav"
             if not path.is_file():
-                missing.append(MissingFile(clip_id, path, f"listed in {csv_name} ({split}) but absent from {AUDIO_DIRS[part]}/"))
+                missing.append(
+                    MissingFile(clip_id, path, f"listed in {csv_name} ({split}) but absent from {AUDIO_DIRS[part]}/")
+                )
                 continue
             clips.append(Clip(id=clip_id, path=path, targets=targets, split=split, extra={"fname": fname}))
     info = {"listed": counts, "found": len(clips), "missing": len(missing), "mids": mids}
     return Dataset(task="fsd50k", root=root, clips=clips, classes=classes, missing=missing, info=info)
+
+
+_FSD_SOURCE = (
+    "Zenodo record 4060432; md5 as in soundata datasets/fsd50k.py (and other public download scripts), sizes as "
+    "in public download scripts that check them (every .z0N volume is 3 GiB: the archives were made with zip -s 3g)"
+)
+_VOLUME = 3 * 2**30
+
+
+def _fsd(name: str, size: int, md5: str, unpack: UnpackKind = "zip", volumes: tuple[str, ...] = ()) -> RemoteFile:
+    return RemoteFile(
+        name=name,
+        url=zenodo(4060432, name),
+        size=size,
+        md5=md5,
+        source=_FSD_SOURCE,
+        unpack=unpack,
+        unpack_to="FSD50K",
+        volumes=volumes,
+    )
+
+
+DOWNLOADS = DownloadSpec(
+    page="https://zenodo.org/records/4060432",
+    files=(
+        _fsd("FSD50K.ground_truth.zip", 334701, "ca27382c195e37d2269c4c866dd73485"),
+        _fsd("FSD50K.dev_audio.z01", _VOLUME, "faa7cf4cc076fc34a44a479a5ed862a3", "volume"),
+        _fsd("FSD50K.dev_audio.z02", _VOLUME, "8f9b66153e68571164fb1315d00bc7bc", "volume"),
+        _fsd("FSD50K.dev_audio.z03", _VOLUME, "1196ef47d267a993d30fa98af54b7159", "volume"),
+        _fsd("FSD50K.dev_audio.z04", _VOLUME, "d088ac4e11ba53daf9f7574c11cccac9", "volume"),
+        _fsd("FSD50K.dev_audio.z05", _VOLUME, "81356521aa159accd3c35de22da28c7f", "volume"),
+        _fsd(
+            "FSD50K.dev_audio.zip",
+            2306663327,
+            "c480d119b8f7a7e32fdb58f3ea4d6c5a",
+            volumes=tuple(f"FSD50K.dev_audio.z0{i}" for i in range(1, 6)),
+        ),
+        _fsd("FSD50K.eval_audio.z01", _VOLUME, "3090670eaeecc013ca1ff84fe4442aeb", "volume"),
+        _fsd(
+            "FSD50K.eval_audio.zip", 3037675767, "6fa47636c3a3ad5c7dfeba99f2637982", volumes=("FSD50K.eval_audio.z01",)
+        ),
+    ),
+    licence="CC BY 4.0 for the dataset; each clip keeps its Freesound licence (FSD50K.metadata)",
+    note="FSD50K.metadata.zip and FSD50K.doc.zip are not fetched: the loader does not read them",
+)
 
 
 TASK = TaskSpec(
@@ -125,10 +173,14 @@ TASK = TaskSpec(
     test_splits=("eval",),
     trials=3,
     zero_shot=ZeroShotSpec(templates=("this is a sound of {label}.",), label_rule="audioset"),
-    table_column="FSD50K",
+    table_columns=(TableColumn("table2", "FSD50K<br>mAP", "mAP", paper_key="fsd50k"),),
     demo="fsd50k",
     expected_clips=51197,
     order=30,
-    description="200-class multi-label Freesound clips; train → early stopping on the official val split → eval; macro mAP; 3 trials.",
+    description=(
+        "200-class multi-label Freesound clips; train → early stopping "
+        "on the official val split → eval; macro mAP; 3 trials."
+    ),
     citation="Fonseca, Favory, Pons, Font, Serra, FSD50K: an open dataset of human-labeled sound events, TASLP 2022",
+    downloads=DOWNLOADS,
 )

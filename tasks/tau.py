@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.audio import ClipPolicy
-from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
+from bench.remote import DownloadSpec, RemoteFile, zenodo
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
 from tasks._csv import MetadataError, read_rows
 
 BASE_NAME = "TAU-urban-audio-visual-scenes-2021-development"
@@ -54,8 +55,10 @@ def read_identifiers(meta: Path) -> dict[str, str]:
     path = meta / "meta.csv"
     if not path.is_file():
         return {}
-    return {row["filename_audio"].strip(): row["identifier"].strip()
-            for _line, row in read_rows(path, META_COLUMNS, delimiter="\t")}
+    return {
+        row["filename_audio"].strip(): row["identifier"].strip()
+        for _line, row in read_rows(path, META_COLUMNS, delimiter="\t")
+    }
 
 
 def _check_tabs(path: Path) -> None:
@@ -64,7 +67,9 @@ def _check_tabs(path: Path) -> None:
     with path.open(encoding="utf-8") as fh:
         head = fh.readline()
     if "\t" not in head:
-        raise MetadataError(f"{path}: the header {head.strip()!r} is not tab-separated; TAU setup files use tabs despite the .csv name")
+        raise MetadataError(
+            f"{path}: the header {head.strip()!r} is not tab-separated; TAU setup files use tabs despite the .csv name"
+        )
 
 
 def load(root: Path) -> Dataset:
@@ -98,12 +103,57 @@ def load(root: Path) -> Dataset:
         if not path.is_file():
             missing.append(MissingFile(rel, path, f"listed in {FOLD_FILES[split]} but absent"))
             continue
-        clips.append(Clip(id=rel, path=path, target=index[scene], split=split, group=ident, extra={"identifier": ident}))
+        clips.append(
+            Clip(id=rel, path=path, target=index[scene], split=split, group=ident, extra={"identifier": ident})
+        )
     train_locs = {r[3] for r in rows if r[2] == "train"}
     eval_locs = {r[3] for r in rows if r[2] == "evaluate"}
-    info = {"listed": len(rows), "found": len(clips), "missing": len(missing), "meta_dir": str(meta),
-            "shared_locations": sorted(train_locs & eval_locs)}
+    info = {
+        "listed": len(rows),
+        "found": len(clips),
+        "missing": len(missing),
+        "meta_dir": str(meta),
+        "shared_locations": sorted(train_locs & eval_locs),
+    }
     return Dataset(task="tau", root=root, clips=clips, classes=classes, missing=missing, info=info)
+
+
+_TAU_SOURCE = (
+    "Zenodo record 4477542; size and md5 from dcase_util 0.2.20 datasets/tut.py "
+    "(TAUUrbanAudioVisualScenes_2021_DevelopmentSet, the dataset authors' toolbox); the md5s agree with PaddleAudio"
+)
+
+
+def _tau(part: str, size: int, md5: str) -> RemoteFile:
+    name = f"{BASE_NAME}.{part}.zip"
+    return RemoteFile(
+        name=name,
+        url=zenodo(4477542, name),
+        size=size,
+        md5=md5,
+        source=_TAU_SOURCE,
+        unpack="zip",
+        unpack_to=BASE_NAME,
+        strip_top=BASE_NAME,
+    )
+
+
+DOWNLOADS = DownloadSpec(
+    page="https://zenodo.org/records/4477542",
+    files=(
+        _tau("meta", 235316, "76e3d7ed5291b118372e06379cb2b490"),
+        _tau("audio.1", 4349202707, "186f6273f8f69ed9dbdc18ad65ac234f"),
+        _tau("audio.2", 4490960726, "7fd6bb63127f5785874a55aba4e77aa5"),
+        _tau("audio.3", 4223486056, "61396bede29d7c8c89729a01a6f6b2e2"),
+        _tau("audio.4", 4172854493, "6ddac89717fcf9c92c451868eed77fe1"),
+        _tau("audio.5", 4185568337, "af4820756cdf1a7d4bd6037dc034d384"),
+        _tau("audio.6", 4215402064, "ebd11ec24411f2a17a64723bd4aa7fff"),
+        _tau("audio.7", 4407222915, "2be39a76aeed704d5929d020a2909efd"),
+        _tau("audio.8", 345864456, "972d8afe0874720fc2f28086e7cb22a9"),
+    ),
+    licence="free for non-commercial use (see the record)",
+    note="audio and metadata only (30.4 GB): the task reads no video, so the 16 video zips (77 GB) are not fetched",
+)
 
 
 @dataclass(frozen=True)
@@ -130,10 +180,17 @@ TASK = TauTaskSpec(
     test_splits=("evaluate",),
     trials=3,
     zero_shot=ZeroShotSpec(templates=("this is a sound of {label}.",), label_rule="underscores_to_spaces_lower"),
-    table_column="TAU Audio Only",
+    table_columns=(TableColumn("table2", "TAU Audio Only<br>ACC", "accuracy", paper_key="tau"),),
     demo="tau",
     expected_clips=None,  # ≈12.3k segments; the exact fold1 counts are unverified here
     order=50,
-    description="10 acoustic scenes, audio only; fold1_train (validation carved by recording location) → fold1_evaluate; accuracy, log loss, class-wise accuracy; 3 trials.",
-    citation="Wang, Mesaros, Heittola, Virtanen, A curated dataset of urban scenes for audio-visual scene analysis, ICASSP 2021",
+    description=(
+        "10 acoustic scenes, audio only; fold1_train (validation carved by recording "
+        "location) → fold1_evaluate; accuracy, log loss, class-wise accuracy; 3 trials."
+    ),
+    citation=(
+        "Wang, Mesaros, Heittola, Virtanen, A curated dataset of "
+        "urban scenes for audio-visual scene analysis, ICASSP 2021"
+    ),
+    downloads=DOWNLOADS,
 )

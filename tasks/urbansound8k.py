@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.audio import ClipPolicy
-from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
+from bench.remote import DownloadSpec, RemoteFile, zenodo
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
 from tasks._csv import MetadataError, parse_int, read_rows
 
 COLUMNS = ("slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class")
@@ -41,9 +42,29 @@ def load(root: Path) -> Dataset:
         if not path.is_file():
             missing.append(MissingFile(rel, path, "listed in metadata/UrbanSound8K.csv but absent"))
             continue
-        clips.append(Clip(id=rel, path=path, target=remap[cid], fold=fold, group=f"fs{fsid}", extra={"salience": salience}))
+        clips.append(
+            Clip(id=rel, path=path, target=remap[cid], fold=fold, group=f"fs{fsid}", extra={"salience": salience})
+        )
     return Dataset(task="urbansound8k", root=root, clips=clips, classes=[vocab[c] for c in ids], missing=missing)
 
+
+DOWNLOADS = DownloadSpec(
+    page="https://zenodo.org/records/1203745",
+    files=(
+        RemoteFile(
+            name="UrbanSound8K.tar.gz",
+            url=zenodo(1203745, "UrbanSound8K.tar.gz"),
+            size=6023741708,
+            md5="9aa69802bbf37fb986f71ec1483a196e",
+            source=(
+                "Zenodo record 1203745; md5 as in soundata datasets/urbansound8k.py and PaddleAudio, size as in "
+                "several public download scripts that check it"
+            ),
+            unpack="tar",
+        ),
+    ),
+    licence="Creative Commons Attribution-NonCommercial (see UrbanSound8K_README.txt)",
+)
 
 TASK = TaskSpec(
     name="urbansound8k",
@@ -56,10 +77,11 @@ TASK = TaskSpec(
     clip_policy=ClipPolicy(duration_s=4.0, pad="zeros"),
     folds=tuple(range(1, 11)),
     zero_shot=ZeroShotSpec(templates=("this is a sound of {label}.",), label_rule="underscores_to_spaces_lower"),
-    table_column="UrbanSound8K",
+    table_columns=(TableColumn("table2", "UrbanSound8K<br>ACC", "accuracy", paper_key="urbansound8k"),),
     demo="urbansound8k",
     expected_clips=8732,
     order=20,
     description="10 urban sound classes, 10-fold cross-validation on the official folds, accuracy.",
     citation="Salamon, Jacoby, Bello, A dataset and taxonomy for urban sound research, ACM MM 2014",
+    downloads=DOWNLOADS,
 )

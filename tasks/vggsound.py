@@ -17,7 +17,8 @@ import os
 from pathlib import Path
 
 from bench.audio import ClipPolicy
-from bench.task import Clip, Dataset, MissingFile, TaskSpec, ZeroShotSpec
+from bench.remote import DownloadSpec
+from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
 from tasks._csv import MetadataError, parse_int, read_rows
 
 MEDIA_DIRS = ("", "video", "videos", "audio", "wav", "mp4", "train", "test", "data")
@@ -62,8 +63,13 @@ def read_metadata(root: Path) -> list[tuple[int, str, int, str, str]]:
     """(line, ytid, start, label, split) for every row of the headerless ``vggsound.csv``."""
     csv_path = root / "vggsound.csv"
     rows = []
-    for line, row in read_rows(csv_path, ("ytid", "start", "label", "split"), header=False,
-                               fieldnames=("ytid", "start", "label", "split"), encoding="utf-8-sig"):
+    for line, row in read_rows(
+        csv_path,
+        ("ytid", "start", "label", "split"),
+        header=False,
+        fieldnames=("ytid", "start", "label", "split"),
+        encoding="utf-8-sig",
+    ):
         if line == 1 and row["start"].strip().lower() in ("start_seconds", "start"):
             continue  # tolerate a header someone added
         split = row["split"].strip()
@@ -76,7 +82,9 @@ def read_metadata(root: Path) -> list[tuple[int, str, int, str, str]]:
     return rows
 
 
-def unique_rows(rows: list[tuple[int, str, int, str, str]]) -> tuple[list[tuple[int, str, int, str, str]], dict[str, int]]:
+def unique_rows(
+    rows: list[tuple[int, str, int, str, str]],
+) -> tuple[list[tuple[int, str, int, str, str]], dict[str, int]]:
     """One row per clip: exact repeats are dropped; a clip listed with two labels or splits is
     dropped altogether (its label is ambiguous and it could leak between train and test)."""
     first: dict[str, tuple[int, str, int, str, str]] = {}
@@ -110,12 +118,38 @@ def load(root: Path) -> Dataset:
         path = media.get(stem)
         if path is None:
             absent[split] = absent.get(split, 0) + 1
-            missing.append(MissingFile(stem, root / f"{stem}.mp4", f"{split} clip: media not found (vanished from YouTube or not downloaded)"))
+            missing.append(
+                MissingFile(
+                    stem,
+                    root / f"{stem}.mp4",
+                    f"{split} clip: media not found (vanished from YouTube or not downloaded)",
+                )
+            )
             continue
-        clips.append(Clip(id=stem, path=path, target=index[label], split=split, group=ytid,
-                          extra={"video": path.suffix.lower() in (".mp4", ".mkv", ".webm"), "ytid": ytid, "start": start}))
+        clips.append(
+            Clip(
+                id=stem,
+                path=path,
+                target=index[label],
+                split=split,
+                group=ytid,
+                extra={"video": path.suffix.lower() in (".mp4", ".mkv", ".webm"), "ytid": ytid, "start": start},
+            )
+        )
     info = {"listed": listed, "found": len(clips), "missing": len(missing), "missing_by_split": absent, **dropped}
     return Dataset(task="vggsound", root=root, clips=clips, classes=classes, missing=missing, info=info)
+
+
+DOWNLOADS = DownloadSpec(
+    page="https://www.robots.ox.ac.uk/~vgg/data/vggsound/",
+    manual=(
+        "VGGSound publishes only its metadata, vggsound.csv (on the VGG page, and data/vggsound.csv in "
+        "github.com/hche11/VGGSound); the clips are 10-s excerpts of YouTube videos that users fetch themselves "
+        "(e.g. with yt-dlp, from start_seconds for 10 s). Save each clip as {youtube_id}_{start_seconds:06d}.mp4 "
+        "next to vggsound.csv or in video/ (docs/datasets.md), then run `bench data verify vggsound --root DIR`. "
+        "Many videos are gone: missing clips are counted and listed in every result, never fatal."
+    ),
+)
 
 
 TASK = TaskSpec(
@@ -131,10 +165,14 @@ TASK = TaskSpec(
     test_splits=("test",),
     trials=3,
     zero_shot=ZeroShotSpec(templates=("this is a sound of {label}.",), label_rule="verbatim"),
-    table_column="VGGSound",
+    table_columns=(TableColumn("table2", "VGGSound<br>mAP", "mAP", paper_key="vggsound"),),
     demo="vggsound",
     expected_clips=199176,
     order=40,
-    description="309-class audio-visual clips; train split (validation carved from it) → test split; mAP, top-1 accuracy; 3 trials.",
+    description=(
+        "309-class audio-visual clips; train split (validation carved "
+        "from it) → test split; mAP, top-1 accuracy; 3 trials."
+    ),
     citation="Chen, Xie, Vedaldi, Zisserman, VGGSound: A large-scale audio-visual dataset, ICASSP 2020",
+    downloads=DOWNLOADS,
 )

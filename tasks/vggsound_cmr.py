@@ -8,7 +8,7 @@ test-split clips with a video take part; the image side is the encoder's own
 
 from __future__ import annotations
 
-from bench.task import TaskSpec
+from bench.task import TableColumn, TaskSpec
 from tasks.vggsound import TASK as VGGSOUND
 from tasks.vggsound import load
 
@@ -25,10 +25,17 @@ TASK = TaskSpec(
     test_splits=("test",),
     trials=1,
     zero_shot=None,
-    table_column="VGGSound (CMR)",
+    table_columns=(
+        TableColumn("table2", "VGGSound (CMR)<br>A→I MRR", "mrr_a2i", protocol="cmr", paper_key="cmr_a2i"),
+        TableColumn("table2", "VGGSound (CMR)<br>I→A MRR", "mrr_i2a", protocol="cmr", paper_key="cmr_i2a"),
+    ),
     demo="vggsound",
     expected_clips=VGGSOUND.expected_clips,
     order=70,
-    description="Audio→image and image→audio retrieval on the test split (mean-pooled frame embeddings); MRR, same label = relevant.",
+    description=(
+        "Audio→image and image→audio retrieval on the test split "
+        "(mean-pooled frame embeddings); MRR, same label = relevant."
+    ),
     citation=VGGSOUND.citation,
+    downloads=VGGSOUND.downloads,
 )

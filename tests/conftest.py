@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from helpers import CountingEncoder, EmbedCounter, registered_test_encoders
+
 
 @pytest.fixture(autouse=True)
 def _isolated_bench_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,6 +25,21 @@ def _isolated_bench_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delenv("BENCH_CACHE", raising=False)
     monkeypatch.delenv("BENCH_DEMO", raising=False)
     monkeypatch.delenv("BENCH_DATA_ROOT", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def counter(monkeypatch: pytest.MonkeyPatch) -> EmbedCounter:
+    """A fresh call counter for the test encoders; the class gets its own back afterwards."""
+    fresh = EmbedCounter()
+    monkeypatch.setattr(CountingEncoder, "counter", fresh)
+    return fresh
+
+
+@pytest.fixture()
+def with_test_encoders() -> Iterator[None]:
+    """``counting`` and ``texty`` registered for this test only."""
+    with registered_test_encoders():
+        yield
 
 
 @pytest.fixture(scope="session")

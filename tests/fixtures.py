@@ -24,8 +24,15 @@ def tone(freq: float, seconds: float, sr: int, seed: int, channels: int = 1) -> 
     return x if channels == 1 else np.stack([x] * channels, axis=1)
 
 
-def write_esc50(root: Path, targets: dict[int, str], per_fold: int = 2, sr: int = 8000, seconds: float = 1.0,
-                esc10: set[str] | None = None, missing: int = 0) -> Path:
+def write_esc50(
+    root: Path,
+    targets: dict[int, str],
+    per_fold: int = 2,
+    sr: int = 8000,
+    seconds: float = 1.0,
+    esc10: set[str] | None = None,
+    missing: int = 0,
+) -> Path:
     """ESC-50-master/meta/esc50.csv + audio/{fold}-{src}-{take}-{target}.wav."""
     (root / "audio").mkdir(parents=True)
     (root / "meta").mkdir()
@@ -39,7 +46,9 @@ def write_esc50(root: Path, targets: dict[int, str], per_fold: int = 2, sr: int 
                 sf.write(root / "audio" / fname, tone(300 * (k + 1), seconds, sr, seed=src + j), sr, subtype="PCM_16")
                 rows.append([fname, fold, target, name, str(name in (esc10 or set())), src, "A"])
     for m in range(missing):
-        rows.append([f"1-{900000 + m}-A-{min(targets)}.wav", 1, min(targets), targets[min(targets)], "False", 900000 + m, "A"])
+        rows.append(
+            [f"1-{900000 + m}-A-{min(targets)}.wav", 1, min(targets), targets[min(targets)], "False", 900000 + m, "A"]
+        )
     with (root / "meta" / "esc50.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(ESC_HEADER)
@@ -72,7 +81,9 @@ def write_us8k(root: Path, classes: list[str], per_fold: int = 1, folds: int = 1
                 seconds = [0.3, 1.0, 2.5][n % 3]
                 n += 1
                 name = f"{fsid}-{cid}-{occ}-0.wav"
-                sf.write(d / name, tone(250 * (cid + 1), seconds, sr, seed=fsid, channels=ch), sr, subtype=sub, format=fmt)
+                sf.write(
+                    d / name, tone(250 * (cid + 1), seconds, sr, seed=fsid, channels=ch), sr, subtype=sub, format=fmt
+                )
                 rows.append([name, fsid, 1.5, 1.5 + seconds, 1, fold, cid, cname])
     (root / "metadata").mkdir()
     with (root / "metadata" / "UrbanSound8K.csv").open("w", newline="") as fh:

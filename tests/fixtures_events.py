@@ -31,11 +31,27 @@ def write_desed(root: Path, sr: int = 8000) -> Path:
 
 CLOTHO_CAPTIONS = {
     "development": [
-        (" Ambience Birds.wav", ["Birds chirp.", "Many birds are chirping.", '"Birds, lots of them, chirp."', "Birds sing.", "Birds tweet loudly."]),
-        ("Rain, wind and thunder.wav", ["Rain falls.", "It rains hard.", "Rain and wind.", "Thunder, then rain.", "Heavy rain."]),
+        (
+            " Ambience Birds.wav",
+            [
+                "Birds chirp.",
+                "Many birds are chirping.",
+                '"Birds, lots of them, chirp."',
+                "Birds sing.",
+                "Birds tweet loudly.",
+            ],
+        ),
+        (
+            "Rain, wind and thunder.wav",
+            ["Rain falls.", "It rains hard.", "Rain and wind.", "Thunder, then rain.", "Heavy rain."],
+        ),
     ],
-    "validation": [("Dog (barking) 2.wav", ["A dog barks.", "Dog barking.", "The dog barks.", "A dog is barking.", "Barking dog."])],
-    "evaluation": [("Engine idle.wav", ["An engine idles.", "A motor runs.", "Engine running.", "A car idles.", "An engine hums."])],
+    "validation": [
+        ("Dog (barking) 2.wav", ["A dog barks.", "Dog barking.", "The dog barks.", "A dog is barking.", "Barking dog."])
+    ],
+    "evaluation": [
+        ("Engine idle.wav", ["An engine idles.", "A motor runs.", "Engine running.", "A car idles.", "An engine hums."])
+    ],
 }
 
 
@@ -55,7 +71,9 @@ def write_clotho(root: Path, sr: int = 8000) -> Path:
                 w.writerow(["Gone.wav", "a", "b", "c", "d", "e"])
         with (root / f"clotho_metadata_{split}.csv").open("w", newline="", encoding="latin-1") as fh:
             w = csv.writer(fh)
-            w.writerow(["file_name", "keywords", "sound_id", "sound_link", "start_end_samples", "manufacturer", "license"])
+            w.writerow(
+                ["file_name", "keywords", "sound_id", "sound_link", "start_end_samples", "manufacturer", "license"]
+            )
             for name, _ in rows:
                 w.writerow([name, "café;nature", "327673", "https://freesound.org/s/1", "", "José_Müller", "cc0"])
     return root

@@ -44,7 +44,9 @@ def write_fsd50k(
     lines = ["fname,labels,mids,split"]
     lines += [f"{f},{quoted(labels)},{quoted([mid[x] for x in labels])},{split}" for f, labels, split in dev]
     (gt / "dev.csv").write_text("\n".join(lines) + "\n")
-    lines = ["fname,labels,mids"] + [f"{f},{quoted(labels)},{quoted([mid[x] for x in labels])}" for f, labels in evaluation]
+    lines = ["fname,labels,mids"] + [
+        f"{f},{quoted(labels)},{quoted([mid[x] for x in labels])}" for f, labels in evaluation
+    ]
     (gt / "eval.csv").write_text("\n".join(lines) + "\n")
     durations = seconds if isinstance(seconds, list) else [seconds]
     for part, rows in (("dev", [(f, labels) for f, labels, _ in dev]), ("eval", evaluation)):
@@ -54,7 +56,12 @@ def write_fsd50k(
             if fname in missing:
                 continue
             audible = [freqs[x] for x in labels if x in freqs]
-            sf.write(folder / f"{fname}.wav", tones(audible, durations[i % len(durations)], sr, seed=fname), sr, subtype="PCM_16")
+            sf.write(
+                folder / f"{fname}.wav",
+                tones(audible, durations[i % len(durations)], sr, seed=fname),
+                sr,
+                subtype="PCM_16",
+            )
     return root
 
 
@@ -121,7 +128,12 @@ def write_tau(
                     rows[split].append(line)
                     meta.append(f"{line}\t{ident}")
                     (root / "video" / f"{stem}.mp4").write_bytes(b"")  # never opened: audio only
-                    sf.write(root / "audio" / f"{stem}.wav", tones([freqs[scene]], seconds, sr, seed=n, channels=2), sr, subtype="PCM_24")
+                    sf.write(
+                        root / "audio" / f"{stem}.wav",
+                        tones([freqs[scene]], seconds, sr, seed=n, channels=2),
+                        sr,
+                        subtype="PCM_24",
+                    )
     header = "filename_audio\tfilename_video\tscene_label"
     (meta_root / "meta.csv").write_text("\n".join([f"{header}\tidentifier", *meta]) + "\n")
     for split, name in (("train", "fold1_train.csv"), ("evaluate", "fold1_evaluate.csv")):

@@ -4,23 +4,41 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from bench.encoder import ENCODERS, Encoder
 
+# two torchrun processes on this machine; --standalone picks a free rendezvous port
+TORCHRUN_2 = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+
+
+@dataclass
+class EmbedCounter:
+    """Encoder calls and clips seen; ``kill_after_clips`` SIGKILLs the process past that many."""
+
+    calls: int = 0
+    clips: int = 0
+    kill_after_clips: int | None = None
+
 
 class CountingEncoder(Encoder):
-    """Deterministic spectral features; counts every embed call and clip."""
+    """Deterministic spectral features; counts every embed call and clip in ``counter``.
+
+    The ``counter`` fixture (conftest) gives every test a fresh counter and restores the
+    class afterwards, so no test sees another's counts.
+    """
 
     name = "counting"
     sample_rate = 8000
     embedding_dim = 16
     preferred_batch_size = 4
-    calls = 0
-    clips = 0
-    kill_after_clips: int | None = None
+    counter: ClassVar[EmbedCounter] = EmbedCounter()
 
     def __init__(self, device: str = "cpu", scale: float = 1.0) -> None:
         self.scale = scale
@@ -29,9 +47,10 @@ class CountingEncoder(Encoder):
         return {"scale": self.scale}
 
     def embed(self, waves: Sequence[np.ndarray]) -> np.ndarray:
-        type(self).calls += 1
-        type(self).clips += len(waves)
-        if self.kill_after_clips is not None and type(self).clips > self.kill_after_clips:
+        counter = self.counter
+        counter.calls += 1
+        counter.clips += len(waves)
+        if counter.kill_after_clips is not None and counter.clips > counter.kill_after_clips:
             os.kill(os.getpid(), signal.SIGKILL)  # a real kill: no cleanup, no finally blocks
         out = []
         for w in waves:
@@ -53,7 +72,10 @@ class TextEncoder(CountingEncoder):
         return self.embed([tone(f, 1.0, self.sample_rate, seed=0) for f in freqs])
 
 
-def register_test_encoders() -> None:
-    for cls in (CountingEncoder, TextEncoder):
-        if cls.name not in ENCODERS:
-            ENCODERS.register(cls.name, cls, origin="tests")
+@contextmanager
+def registered_test_encoders(*classes: type[Encoder]) -> Iterator[None]:
+    """The test encoders (default: ``counting`` and ``texty``) in the registry for one block."""
+    with ExitStack() as stack:
+        for cls in classes or (CountingEncoder, TextEncoder):
+            stack.enter_context(ENCODERS.registered(cls.name, cls, origin="tests"))
+        yield

@@ -47,7 +47,10 @@ def test_bench_encoders_shows_readiness_and_the_fix(tmp_path: Path, monkeypatch:
     lines = {ln.split()[0]: ln for ln in res.output.splitlines() if ln.strip()}
     for ready in ("logmel", "supervised", "hear"):
         assert " ready " in lines[ready], lines[ready]
-    for name, fix in (("yamnet", "--weights https://tfhub.dev/google/yamnet/1"), ("openl3", "openl3_audio_mel256_env.h5")):
+    for name, fix in (
+        ("yamnet", "--weights https://tfhub.dev/google/yamnet/1"),
+        ("openl3", "openl3_audio_mel256_env.h5"),
+    ):
         assert "not ready" in lines[name] and "random weights" in lines[name] and fix in lines[name]
     (tmp_path / "openl3").mkdir()
     (tmp_path / "openl3" / "openl3_audio_mel256_env.h5").write_bytes(b"")
@@ -55,8 +58,9 @@ def test_bench_encoders_shows_readiness_and_the_fix(tmp_path: Path, monkeypatch:
     assert any(ln.startswith("openl3") and " ready " in ln for ln in res.output.splitlines())
 
 
-def test_all_four_baselines_land_in_the_leaderboard(yamnet_savedmodel: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_all_four_baselines_land_in_the_leaderboard(
+    yamnet_savedmodel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`bench run --encoder yamnet,openl3,supervised,logmel --task esc50,urbansound8k` on demo data.
 
     Kept cheap: tiny hand-written sets marked as demo data, OpenL3's conv stack replaced by
@@ -79,13 +83,31 @@ def test_all_four_baselines_land_in_the_leaderboard(yamnet_savedmodel: Path, tmp
     monkeypatch.setattr(OpenL3Audio, "forward", pooled_mel)
     esc = tiny_esc50(tmp_path / "ESC-50-master")
     us8k = demo_marked(write_us8k(tmp_path / "UrbanSound8K", ["siren", "drilling"], folds=3))
-    res = runner.invoke(app, ["run", "--encoder", "yamnet,openl3,supervised,logmel", "--task", "esc50,urbansound8k",
-                              "--root", f"esc50={esc}", "--root", f"urbansound8k={us8k}", "--quiet",
-                              "--popt", "max_epochs=5"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--encoder",
+            "yamnet,openl3,supervised,logmel",
+            "--task",
+            "esc50,urbansound8k",
+            "--root",
+            f"esc50={esc}",
+            "--root",
+            f"urbansound8k={us8k}",
+            "--quiet",
+            "--popt",
+            "max_epochs=5",
+        ],
+    )
     assert res.exit_code == 0, res.output
     board = (tmp_path / "leaderboard.md").read_text()
     demo = board.split("## Demo suite")[1].split("\n## ")[0]
-    rows = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:4]] for ln in demo.splitlines() if ln.startswith("| ")}
+    rows = {
+        ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:4]]
+        for ln in demo.splitlines()
+        if ln.startswith("| ")
+    }
     for label in ("yamnet[random-weights]", "openl3[hop0.5,random-weights]", "supervised", "logmel"):
         assert label in rows, demo
         assert all(0 <= float(v.split(" ± ")[0]) <= 1 for v in rows[label]), rows[label]
@@ -96,7 +118,9 @@ def test_all_four_baselines_land_in_the_leaderboard(yamnet_savedmodel: Path, tmp
     assert not (tmp_path / ".bench" / "cache" / "supervised").exists()
     # real data: the random stand-ins are refused with the fix, the others run
     (esc / MARKER).unlink()
-    res = runner.invoke(app, ["run", "--encoder", "yamnet,openl3", "--task", "esc50", "--root", f"esc50={esc}", "--quiet"])
+    res = runner.invoke(
+        app, ["run", "--encoder", "yamnet,openl3", "--task", "esc50", "--root", f"esc50={esc}", "--quiet"]
+    )
     assert res.exit_code == 1 and "refusing random weights on real data" in res.output and "--weights" in res.output
 
 
@@ -133,11 +157,15 @@ def test_tensorflow_first_then_torch_encoders_in_one_run(yamnet_savedmodel: Path
     shutil.copytree(yamnet_savedmodel, home / "models" / yamnet_savedmodel.name)
     env = {**os.environ, "BENCH_HOME": str(home), "TFHUB_CACHE_DIR": str(tmp_path / "hub"), "TF_CPP_MIN_LOG_LEVEL": "3"}
     script = textwrap.dedent(TF_FIRST.format(root=str(ROOT.parent), tests=str(ROOT), data=str(esc)))
-    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
     assert "triton is disabled" in proc.stderr or find_spec("triton") is None
     for label in ("yamnet[random-weights]", "tvlogmel"):
-        rec = json.loads(ResultsStore(tmp_path / "results").path_for("demo", label, "esc50", "probe-mlp-v1").read_text())
+        rec = json.loads(
+            ResultsStore(tmp_path / "results").path_for("demo", label, "esc50", "probe-mlp-v1").read_text()
+        )
         assert rec["status"] == "ok" and len(rec["folds"]) == 3
 
 
@@ -147,11 +175,35 @@ def test_fresh_process_yamnet_then_torch_training(yamnet_savedmodel: Path, tmp_p
     esc = tiny_esc50(tmp_path / "ESC-50-master")
     home = tmp_path / "home"
     shutil.copytree(yamnet_savedmodel, home / "models" / yamnet_savedmodel.name)
-    env = {**os.environ, "BENCH_HOME": str(home), "TFHUB_CACHE_DIR": str(tmp_path / "hub"), "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONPATH": os.pathsep.join([str(ROOT.parent), os.environ.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "bench.cli", "run", "--encoder", "yamnet", "--task", "esc50", "--root", f"esc50={esc}",
-           "--quiet", "--protocol", "probe", "--popt", "max_epochs=3"]
+    env = {
+        **os.environ,
+        "BENCH_HOME": str(home),
+        "TFHUB_CACHE_DIR": str(tmp_path / "hub"),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONPATH": os.pathsep.join([str(ROOT.parent), os.environ.get("PYTHONPATH", "")]),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.cli",
+        "run",
+        "--encoder",
+        "yamnet",
+        "--task",
+        "esc50",
+        "--root",
+        f"esc50={esc}",
+        "--quiet",
+        "--protocol",
+        "probe",
+        "--popt",
+        "max_epochs=3",
+    ]
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
-    rec = json.loads(ResultsStore(tmp_path / "results").path_for("demo", "yamnet[random-weights]", "esc50", "probe-mlp-v1").read_text())
+    rec = json.loads(
+        ResultsStore(tmp_path / "results")
+        .path_for("demo", "yamnet[random-weights]", "esc50", "probe-mlp-v1")
+        .read_text()
+    )
     assert rec["status"] == "ok" and rec["timings"]["encoder_calls"] > 0

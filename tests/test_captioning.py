@@ -12,19 +12,34 @@ import pytest
 import torch
 from fixtures_events import write_clotho
 
-from bench import caption_metrics
-from bench.caption_metrics import CocoScorer, spice_status
-from bench.caption_model import CaptionConfig, Vocabulary, fit_captioner
+from bench.protocols.captioning import metrics as caption_metrics
+from bench.protocols.captioning.metrics import CocoScorer, spice_status
+from bench.protocols.captioning.model import CaptionConfig, Vocabulary, fit_captioner
 from tasks._csv import MetadataError
 from tasks.clotho import load
 
 REFS = {
-    " Ambience Birds.wav": ["Birds are chirping in the trees.", "Many birds chirp, loudly.", "A flock of birds sing.",
-                            "Birds tweet in a forest.", "Small birds are chirping happily."],
-    "Rain, wind.wav": ["Rain is falling on a roof.", "Heavy rain falls.", "It is raining hard outside.",
-                       "Rain drops hit the roof.", "A storm with heavy rain."],
-    "dog.wav": ["A dog barks loudly.", "A dog is barking.", "The dog barks several times.",
-                "A large dog barks.", "Dog barking in the distance."],
+    " Ambience Birds.wav": [
+        "Birds are chirping in the trees.",
+        "Many birds chirp, loudly.",
+        "A flock of birds sing.",
+        "Birds tweet in a forest.",
+        "Small birds are chirping happily.",
+    ],
+    "Rain, wind.wav": [
+        "Rain is falling on a roof.",
+        "Heavy rain falls.",
+        "It is raining hard outside.",
+        "Rain drops hit the roof.",
+        "A storm with heavy rain.",
+    ],
+    "dog.wav": [
+        "A dog barks loudly.",
+        "A dog is barking.",
+        "The dog barks several times.",
+        "A large dog barks.",
+        "Dog barking in the distance.",
+    ],
 }
 
 
@@ -37,14 +52,22 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(previous)
 
 
-CANDS = {" Ambience Birds.wav": "birds are chirping in the trees", "Rain, wind.wav": "rain is falling", "dog.wav": "a cat meows loudly"}
+CANDS = {
+    " Ambience Birds.wav": "birds are chirping in the trees",
+    "Rain, wind.wav": "rain is falling",
+    "dog.wav": "a cat meows loudly",
+}
 
 
 def test_clotho_loader_reads_the_real_layout(tmp_path: Path) -> None:
     ds = load(write_clotho(tmp_path / "Clotho"))
     ids = [c.id for c in ds.clips]
-    assert ids == ["development/ Ambience Birds.wav", "development/Rain, wind and thunder.wav",
-                   "validation/Dog (barking) 2.wav", "evaluation/Engine idle.wav"]
+    assert ids == [
+        "development/ Ambience Birds.wav",
+        "development/Rain, wind and thunder.wav",
+        "validation/Dog (barking) 2.wav",
+        "evaluation/Engine idle.wav",
+    ]
     first = ds.clips[0]
     assert first.path.name == " Ambience Birds.wav" and first.path.is_file()  # leading space kept
     assert first.extra["captions"][2] == '"Birds, lots of them, chirp."'
@@ -59,7 +82,9 @@ def test_clotho_loader_errors(tmp_path: Path) -> None:
     path.write_text("file_name,caption_1,caption_2,caption_3,caption_4,caption_5\nx.wav,a,b,c,d,\n")
     with pytest.raises(MetadataError, match=r"clotho_captions_validation.csv, line 2: caption_5 empty"):
         load(root)
-    path.write_bytes("file_name,caption_1,caption_2,caption_3,caption_4,caption_5\nx.wav,caf\xe9,b,c,d,e\n".encode("latin-1"))
+    path.write_bytes(
+        "file_name,caption_1,caption_2,caption_3,caption_4,caption_5\nx.wav,caf\xe9,b,c,d,e\n".encode("latin-1")
+    )
     with pytest.raises(MetadataError, match="not UTF-8"):
         load(root)
 
@@ -79,7 +104,9 @@ def no_corenlp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(spice.Spice, "__init__", refuse)
 
 
-def test_scores_equal_pycocoevalcap_called_directly_and_spice_is_unavailable(no_corenlp: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scores_equal_pycocoevalcap_called_directly_and_spice_is_unavailable(
+    no_corenlp: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.rouge.rouge import Rouge
@@ -111,7 +138,9 @@ def test_scores_equal_pycocoevalcap_called_directly_and_spice_is_unavailable(no_
     assert "stanford-corenlp-3.6.0.jar" in ours.unavailable["spice"] and "spider" in ours.unavailable
     assert with_spice.metrics["spice"] == 0.25
     assert with_spice.metrics["spider"] == pytest.approx((cider + 0.25) / 2)
-    assert with_spice.per_item["dog.wav"]["spider"] == pytest.approx((with_spice.per_item["dog.wav"]["cider"] + 0.45) / 2)
+    assert with_spice.per_item["dog.wav"]["spider"] == pytest.approx(
+        (with_spice.per_item["dog.wav"]["cider"] + 0.45) / 2
+    )
 
 
 def test_spice_status_needs_both_jars(tmp_path: Path) -> None:
@@ -125,10 +154,14 @@ def test_spice_status_needs_both_jars(tmp_path: Path) -> None:
 def test_decoder_learns_two_captions_and_beam_of_one_is_greedy() -> None:
     rng = np.random.default_rng(0)
     u, v = rng.standard_normal(8), rng.standard_normal(8)
-    frames = [u + 0.05 * rng.standard_normal((3, 8)) for _ in range(4)] + [v + 0.05 * rng.standard_normal((5, 8)) for _ in range(4)]
+    frames = [u + 0.05 * rng.standard_normal((3, 8)) for _ in range(4)] + [
+        v + 0.05 * rng.standard_normal((5, 8)) for _ in range(4)
+    ]
     frames = [f.astype(np.float32) for f in frames]
     caps = [["A dog barks."] * 5] * 4 + [["Rain falls on the roof."] * 5] * 4
-    cfg = CaptionConfig(d_model=32, nhead=2, dim_ff=64, dropout=0.0, lr=3e-3, batch_size=16, max_epochs=60, patience=60, beam_size=3)
+    cfg = CaptionConfig(
+        d_model=32, nhead=2, dim_ff=64, dropout=0.0, lr=3e-3, batch_size=16, max_epochs=60, patience=60, beam_size=3
+    )
     state = torch.random.get_rng_state()
     model = fit_captioner(frames, caps, frames[:1] + frames[-1:], caps[:1] + caps[-1:], cfg)
     assert torch.equal(torch.random.get_rng_state(), state)  # seeding is local
@@ -138,7 +171,9 @@ def test_decoder_learns_two_captions_and_beam_of_one_is_greedy() -> None:
     torch.manual_seed(123)  # a different global state changes nothing
     again = fit_captioner(frames, caps, frames[:1] + frames[-1:], caps[:1] + caps[-1:], cfg)
     assert (again.best_val_loss, again.best_epoch) == (model.best_val_loss, model.best_epoch)
-    untrained = fit_captioner(frames, caps, frames[:1], caps[:1], CaptionConfig(d_model=16, nhead=2, dim_ff=32, max_epochs=1, max_words=6))
+    untrained = fit_captioner(
+        frames, caps, frames[:1], caps[:1], CaptionConfig(d_model=16, nhead=2, dim_ff=32, max_epochs=1, max_words=6)
+    )
     noise = [rng.standard_normal((4, 8)).astype(np.float32) for _ in range(6)]
     assert untrained.beam(noise, beam_size=1) == untrained.greedy(noise)
 

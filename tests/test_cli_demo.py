@@ -39,7 +39,9 @@ def test_demo_generation_is_deterministic_and_in_real_layout(tmp_path: Path) -> 
     assert {c.fold for c in ds_a.clips} == set(range(1, 11))
 
 
-def test_run_leaderboard_confusion_and_rerun_without_encoder_calls(small_demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_leaderboard_confusion_and_rerun_without_encoder_calls(
+    small_demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = {"n": 0}
     original = LogMelEncoder.embed
 
@@ -74,7 +76,9 @@ def test_run_leaderboard_confusion_and_rerun_without_encoder_calls(small_demo: P
     res = runner.invoke(app, ["report", "confusion", "--task", "esc50", "--encoder", "logmel", "--out", "cm.png"])
     assert res.exit_code == 0, res.output
     assert (small_demo / "cm.png").read_bytes()[:4] == b"\x89PNG"
-    res = runner.invoke(app, ["report", "confusion", "--task", "esc50", "--encoder", "logmel", "--diff", "logmel", "--out", "d.png"])
+    res = runner.invoke(
+        app, ["report", "confusion", "--task", "esc50", "--encoder", "logmel", "--diff", "logmel", "--out", "d.png"]
+    )
     assert res.exit_code == 0 and (small_demo / "d.png").exists()
     diff_csv = (small_demo / "d.csv").read_text().splitlines()
     assert all(float(v) == 0 for line in diff_csv[1:] for v in line.split(",")[1:])
@@ -85,7 +89,9 @@ def test_cli_errors_are_clear(small_demo: Path) -> None:
     assert res.exit_code == 2 and "Did you mean 'esc50'" in res.output
     res = runner.invoke(app, ["run", "--encoder", "logmel", "--task", "esc50", "--on-error", "ignore"])
     assert res.exit_code == 2 and "--on-error" in res.output
-    res = runner.invoke(app, ["run", "--encoder", "logmel", "--task", "esc50", "--data-root", str(small_demo / "nowhere")])
+    res = runner.invoke(
+        app, ["run", "--encoder", "logmel", "--task", "esc50", "--data-root", str(small_demo / "nowhere")]
+    )
     assert res.exit_code == 1 and "meta/esc50.csv" in res.output
     res = runner.invoke(app, ["data", "verify", "esc50", "--root", str(small_demo)])
     assert res.exit_code == 1 and "esc50.csv" in res.output
@@ -101,6 +107,14 @@ def test_data_verify_on_demo(small_demo: Path) -> None:
 
 
 def test_help_everywhere() -> None:
-    for args in (["--help"], ["run", "--help"], ["data", "demo", "--help"], ["data", "verify", "--help"],
-                 ["report", "confusion", "--help"], ["leaderboard", "--help"], ["encoders", "--help"], ["tasks", "--help"]):
+    for args in (
+        ["--help"],
+        ["run", "--help"],
+        ["data", "demo", "--help"],
+        ["data", "verify", "--help"],
+        ["report", "confusion", "--help"],
+        ["leaderboard", "--help"],
+        ["encoders", "--help"],
+        ["tasks", "--help"],
+    ):
         assert runner.invoke(app, args).exit_code == 0

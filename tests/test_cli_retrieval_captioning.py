@@ -40,19 +40,24 @@ class MultiModalEncoder(CountingEncoder):
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("BENCH_DEMO_SCALE", "0.25")
     monkeypatch.chdir(tmp_path)
-    if "mmtest" not in ENCODERS:
-        ENCODERS.register("mmtest", MultiModalEncoder, origin="tests")
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield tmp_path
-    torch.set_num_threads(previous)
+    try:
+        with ENCODERS.registered("mmtest", MultiModalEncoder, origin="tests"):
+            yield tmp_path
+    finally:
+        torch.set_num_threads(previous)
 
 
 def test_demo_layouts_are_read_by_the_real_loaders(tmp_path: Path) -> None:
     desed = get_task("desed").loader(ensure_demo("desed", tmp_path, scale=0.25))
     assert len(desed.clips) == 12 and desed.info["clips_without_events"] >= 1
     assert any(len(c.extra["events"]) >= 2 for c in desed.clips)
-    overlapping = [c for c in desed.clips if any(a[1] > b[0] for a, b in zip(c.extra["events"], c.extra["events"][1:], strict=False))]
+    overlapping = [
+        c
+        for c in desed.clips
+        if any(a[1] > b[0] for a, b in zip(c.extra["events"], c.extra["events"][1:], strict=False))
+    ]
     assert overlapping, "the demo should have overlapping events"
     clotho = get_task("clotho").loader(ensure_demo("clotho", tmp_path, scale=0.25))
     assert {c.split for c in clotho.clips} == {"development", "validation", "evaluation"}

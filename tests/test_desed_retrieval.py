@@ -19,7 +19,7 @@ from bench.protocols.audio_retrieval import (
     merged_events,
     pool_scores,
 )
-from bench.segment_metrics import FileEvents, SegmentGrid, sed_eval_segment_scores
+from bench.protocols.audio_retrieval.segments import FileEvents, SegmentGrid, sed_eval_segment_scores
 from tasks._csv import MetadataError
 from tasks.desed import CLASSES, load
 
@@ -47,7 +47,11 @@ def hand_clips(prefix: str = "", fold: int = 1) -> list[ClipFrames]:
 def test_loader_keeps_clips_without_events_and_reads_durations(tmp_path: Path) -> None:
     ds = load(write_desed(tmp_path / "DESED"))
     by_id = {c.id: c for c in ds.clips}
-    assert list(by_id) == ["Y-abc_defghij_30.000_40.000.wav", "YU0Cg_t_3TdI_30.000_40.000.wav", "Yxyz12345678_0.000_10.000.wav"]
+    assert list(by_id) == [
+        "Y-abc_defghij_30.000_40.000.wav",
+        "YU0Cg_t_3TdI_30.000_40.000.wav",
+        "Yxyz12345678_0.000_10.000.wav",
+    ]
     a = by_id["Y-abc_defghij_30.000_40.000.wav"]
     assert a.extra["events"] == ((0.0, 1.5, "Dog"), (1.0, 3.0, "Speech"))
     assert [ds.classes[t] for t in a.targets] == ["Dog", "Speech"] and ds.classes == list(CLASSES)
@@ -168,12 +172,22 @@ def test_fast_counts_equal_sed_eval_including_rounding_quirks() -> None:
     rng = np.random.default_rng(7)
     folds = {f"clip{i:02d}": 1 for i in range(12)}
     clips = random_clips(rng, 12, folds)
-    clips[0] = ClipFrames("q", 1, [(0.0, 1.0), (1.0, 2.0)], np.eye(2), np.zeros((2, 2), bool), ((0.3, 0.7, "Dog"), (1.2, 1.7, "Speech")), 2.0)
+    clips[0] = ClipFrames(
+        "q",
+        1,
+        [(0.0, 1.0), (1.0, 2.0)],
+        np.eye(2),
+        np.zeros((2, 2), bool),
+        ((0.3, 0.7, "Dog"), (1.2, 1.7, "Speech")),
+        2.0,
+    )
     grid = SegmentGrid([c.spans for c in clips], [c.events for c in clips], [c.length_s for c in clips], CLASSES_2)
     for trial in range(5):
         decisions = rng.random((len(clips), grid.n_frames, 2)) < 0.2 + 0.15 * trial
-        files = [FileEvents(c.id, c.events, merged_events(c.spans, decisions[i, : len(c.spans)], CLASSES_2), c.length_s)
-                 for i, c in enumerate(clips)]
+        files = [
+            FileEvents(c.id, c.events, merged_events(c.spans, decisions[i, : len(c.spans)], CLASSES_2), c.length_s)
+            for i, c in enumerate(clips)
+        ]
         ref = sed_eval_segment_scores(files, CLASSES_2, 0.1)
         assert grid.counts(decisions) == (ref["n_tp"], ref["n_ref"], ref["n_sys"])
     # sed_eval puts an event starting at 0.3 s into segment 2 (0.3 / 0.1 = 2.9999...)
@@ -185,9 +199,22 @@ def test_label_aware_embeddings_beat_constant_ones() -> None:
     folds = assign_folds([f"clip{i:02d}" for i in range(25)], 5, seed=0)
     clips = random_clips(np.random.default_rng(1), 25, folds)
     background = np.array([0.0, 0.0, 1.0])
-    oracle = [ClipFrames(c.id, c.fold, c.spans, np.array([np.r_[row.astype(float), 0.0] if row.any() else background
-                                                          for row in c.labels]), c.labels, c.events, c.length_s) for c in clips]
-    const = [ClipFrames(c.id, c.fold, c.spans, np.ones((len(c.spans), 3)) / np.sqrt(3), c.labels, c.events, c.length_s) for c in clips]
+    oracle = [
+        ClipFrames(
+            c.id,
+            c.fold,
+            c.spans,
+            np.array([np.r_[row.astype(float), 0.0] if row.any() else background for row in c.labels]),
+            c.labels,
+            c.events,
+            c.length_s,
+        )
+        for c in clips
+    ]
+    const = [
+        ClipFrames(c.id, c.fold, c.spans, np.ones((len(c.spans), 3)) / np.sqrt(3), c.labels, c.events, c.length_s)
+        for c in clips
+    ]
     f1_oracle = evaluate_retrieval(oracle, CLASSES_2, RetrievalConfig(), {}).extra["pooled"]["f1"]
     f1_const = evaluate_retrieval(const, CLASSES_2, RetrievalConfig(), {}).extra["pooled"]["f1"]
     assert f1_oracle > f1_const + 0.2, (f1_oracle, f1_const)

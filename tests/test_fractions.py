@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures_suite import write_vggsound
-from helpers import CountingEncoder, register_test_encoders
+from helpers import CountingEncoder, EmbedCounter, registered_test_encoders
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.fractions import fraction_subset, parse_fractions, subset_order
+from bench.protocols.data_fraction.subsets import fraction_subset, parse_fractions, subset_order
 from bench.results import ResultsStore
+from bench.runner import DemoOnlyEncoderError, RunOptions
+from bench.sweep import sweep_fractions
 from bench.task import Clip
 
 PAPER = [1, 2, 5, 10, 20, 50, 100]
@@ -89,13 +91,26 @@ def _vgg_fixture(root: Path) -> Path:
     return write_vggsound(root, rows, LABELS)
 
 
-def test_sweep_fractions_cli_records_figure_resume_and_full_fraction_matches_the_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    register_test_encoders()
+@pytest.mark.usefixtures("with_test_encoders")
+def test_sweep_fractions_cli_records_figure_resume_and_full_fraction_matches_the_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counter: EmbedCounter
+) -> None:
     monkeypatch.chdir(tmp_path)
     _vgg_fixture(tmp_path / "VGGSound")
     runner = CliRunner()
-    common = ["--encoder", "counting", "--task", "vggsound", "--root", f"vggsound={tmp_path / 'VGGSound'}", "--quiet",
-              "--popt", "max_epochs=25", "--popt", "patience=5"]
+    common = [
+        "--encoder",
+        "counting",
+        "--task",
+        "vggsound",
+        "--root",
+        f"vggsound={tmp_path / 'VGGSound'}",
+        "--quiet",
+        "--popt",
+        "max_epochs=25",
+        "--popt",
+        "patience=5",
+    ]
     res = runner.invoke(app, ["sweep", "fractions", *common, "--fractions", "10,50,100", "--seeds", "2"])
     assert res.exit_code == 0, res.output
     store = ResultsStore(tmp_path / "results")
@@ -104,7 +119,7 @@ def test_sweep_fractions_cli_records_figure_resume_and_full_fraction_matches_the
     pool = 3 * 14  # training clips listed (all present)
     for p, rec in recs.items():
         assert rec is not None and [f.fold for f in rec.folds] == ["seed0", "seed1"]
-        assert rec.protocol["fraction_pct"] == p and rec.protocol["params"]["subsets"] == "nested-stratified-v1"
+        assert rec.protocol.fraction_pct == p and rec.protocol.params["subsets"] == "nested-stratified-v1"
         for f in rec.folds:
             assert f.n_train == max(1, round(p / 100 * f.info["n_pool"])) and f.n_test == 15
             assert f.n_val > 0 and f.info["n_pool"] + f.n_val == pool
@@ -119,10 +134,13 @@ def test_sweep_fractions_cli_records_figure_resume_and_full_fraction_matches_the
     assert probe is not None
     assert [f.metrics for f in recs[100].folds] == [f.metrics for f in probe.folds[:2]]
     # resumable and cached: a second sweep (one more fraction) embeds nothing and recomputes only the new point
-    CountingEncoder.calls = 0
+    counter.calls = 0
     res = runner.invoke(app, ["sweep", "fractions", *common, "--fractions", "10,20,50,100", "--seeds", "2"])
-    assert res.exit_code == 0 and CountingEncoder.calls == 0
-    assert res.output.count("cached") == 3 and store.find("real", "counting", "vggsound", "probe-mlp-v1-frac20") is not None
+    assert res.exit_code == 0 and counter.calls == 0
+    assert (
+        res.output.count("cached") == 3
+        and store.find("real", "counting", "vggsound", "probe-mlp-v1-frac20") is not None
+    )
     res = runner.invoke(app, ["leaderboard"])
     board = (tmp_path / "leaderboard.md").read_text()
     assert res.exit_code == 0 and "Data-fraction curves" in board and "| 10 % | 20 % | 50 % | 100 % |" in board
@@ -143,3 +161,34 @@ def test_sweep_errors_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert res.exit_code == 1 and "bench sweep fractions" in res.output
     for args in (["sweep", "--help"], ["sweep", "fractions", "--help"], ["report", "fractions", "--help"]):
         assert runner.invoke(app, args).exit_code == 0
+
+
+class StandInEncoder(CountingEncoder):
+    """Random stand-in weights: refuses real data (the task is skipped)."""
+
+    name = "standin"
+
+    def refusal(self, data_kind: str) -> str | None:
+        return "stand-in weights, refusing real data" if data_kind == "real" else None
+
+
+class DemoTrainedEncoder(StandInEncoder):
+    """Weights trained on the demo suite: real data stops the run."""
+
+    name = "demotrained"
+    demo_only = True
+
+
+def test_sweep_refuses_real_data_as_run_does(tmp_path: Path, counter: EmbedCounter) -> None:
+    """Regression: the sweep embedded and probed real data with encoders that `bench run` refuses."""
+    _vgg_fixture(tmp_path / "VGGSound")
+    opts = RunOptions(
+        roots={"vggsound": tmp_path / "VGGSound"}, results_dir=tmp_path / "results", cache_dir=tmp_path / "cache",
+        show_progress=False, log=lambda m: None,
+    )  # fmt: skip
+    with registered_test_encoders(StandInEncoder, DemoTrainedEncoder):
+        out = sweep_fractions(["standin"], ["vggsound"], [50.0], 1, opts, plot=False)
+        assert [(o.status, o.summary) for o in out.outcomes] == [("refused", "stand-in weights, refusing real data")]
+        with pytest.raises(DemoOnlyEncoderError, match="refusing real data"):
+            sweep_fractions(["demotrained"], ["vggsound"], [50.0], 1, opts, plot=False)
+    assert counter.calls == 0 and not (tmp_path / "results").exists()

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import CountingEncoder, register_test_encoders
+from helpers import CountingEncoder
 from scipy.signal import resample_poly
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.encoder import ENCODERS, get_encoder
-from bench.hear import timestamp_centres
+from bench.encoder import get_encoder
+from bench.hear_export import timestamp_centres
 
 runner = CliRunner()
 
@@ -33,8 +34,21 @@ def validate(module: str, weights: str = "") -> None:
 def test_hearbaseline_naive_runs_on_demo_esc50(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BENCH_DEMO_SCALE", "0.25")
     monkeypatch.chdir(tmp_path)
-    res = runner.invoke(app, ["run", "--encoder", "hear:hearbaseline.naive", "--task", "esc50", "--quiet",
-                              "--protocol", "probe", "--popt", "max_epochs=5"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--encoder",
+            "hear:hearbaseline.naive",
+            "--task",
+            "esc50",
+            "--quiet",
+            "--protocol",
+            "probe",
+            "--popt",
+            "max_epochs=5",
+        ],
+    )
     assert res.exit_code == 0, res.output
     rec = json.loads((tmp_path / "results/demo/hear_hearbaseline.naive/esc50.probe-mlp-v1.json").read_text())
     assert rec["encoder"]["options"]["shims"] == ["librosa-positional-mel"]  # 2021 code on librosa 0.11
@@ -73,11 +87,14 @@ def test_logmel_as_hear_module_passes_hearvalidator() -> None:
     emb, ts = mod.get_timestamp_embeddings(audio, model)
     assert emb.shape == (2, 41, 128) and torch.allclose(ts[0], torch.arange(41) * 50.0)
     # the timestamp at 1000 ms is the clip embedding of the window [0.5 s, 1.5 s)
-    np.testing.assert_allclose(emb[1, 20].numpy(), get_encoder("logmel").embed([audio[1, 8000:24000].numpy()])[0], rtol=1e-5)
+    np.testing.assert_allclose(
+        emb[1, 20].numpy(), get_encoder("logmel").embed([audio[1, 8000:24000].numpy()])[0], rtol=1e-5
+    )
 
 
-def test_registered_test_encoder_as_hear_module_resampled() -> None:
-    register_test_encoders()
+@pytest.mark.usefixtures("with_test_encoders")
+def test_registered_test_encoder_as_hear_module_resampled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "bench.hear_modules.counting", raising=False)  # dropped again afterwards
     validate("bench.hear_modules.counting")  # found through the registry, no file
     mod = importlib.import_module("bench.hear_modules.counting")
     model = mod.load_model()
@@ -90,8 +107,6 @@ def test_registered_test_encoder_as_hear_module_resampled() -> None:
 
 
 def test_wav2clip_as_hear_module_passes_hearvalidator() -> None:
-    if "wav2clip" not in ENCODERS:
-        pytest.skip("the wav2clip adapter is not registered in this tree yet")
     # explicit random weights: with none, load_model would distil the demo model first (minutes),
     # and demo-trained weights are refused as a HEAR module (HEAR tools score real data)
     validate("bench.hear_modules.wav2clip", "random")

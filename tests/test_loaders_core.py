@@ -69,7 +69,9 @@ def test_us8k_layout_mixed_rates_channels_depths(tmp_path: Path) -> None:
     ds = get_task("urbansound8k").loader(root)
     assert len(ds.clips) == 40 and ds.classes == classes
     assert {c.fold for c in ds.clips} == set(range(1, 11))
-    infos = {(sf.info(str(c.path)).samplerate, sf.info(str(c.path)).channels, sf.info(str(c.path)).subtype) for c in ds.clips}
+    infos = {
+        (sf.info(str(c.path)).samplerate, sf.info(str(c.path)).channels, sf.info(str(c.path)).subtype) for c in ds.clips
+    }
     assert {r for r, _, _ in infos} >= {22050, 44100, 48000}
     assert any(ch == 2 for _, ch, _ in infos) and any(s == "PCM_24" for _, _, s in infos)
     for c in ds.clips:

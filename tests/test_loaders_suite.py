@@ -9,20 +9,34 @@ import soundfile as sf
 from fixtures_suite import TAU_SCENES, write_fsd50k, write_tau, write_vggsound
 
 from bench.audio import load_audio
-from bench.runner import RunOptions, resolve_dataset
+from bench.datasets import resolve_dataset
 from bench.task import get_task
 from tasks._csv import MetadataError
 
-FSD_VOCAB = [("Accelerating_and_revving_and_vroom", "/m/07q2z82"), ("Crushing", "/m/07plct2"),
-             ("Electric_guitar", "/m/02sgy"), ("Guitar", "/m/0342h"), ("Music", "/m/04rlf"),
-             ("Zipper_(clothing)", "/m/01s0vc")]
-FSD_FREQS = {"Accelerating_and_revving_and_vroom": 300.0, "Crushing": 700.0, "Electric_guitar": 1100.0, "Zipper_(clothing)": 1900.0}
+FSD_VOCAB = [
+    ("Accelerating_and_revving_and_vroom", "/m/07q2z82"),
+    ("Crushing", "/m/07plct2"),
+    ("Electric_guitar", "/m/02sgy"),
+    ("Guitar", "/m/0342h"),
+    ("Music", "/m/04rlf"),
+    ("Zipper_(clothing)", "/m/01s0vc"),
+]
+FSD_FREQS = {
+    "Accelerating_and_revving_and_vroom": 300.0,
+    "Crushing": 700.0,
+    "Electric_guitar": 1100.0,
+    "Zipper_(clothing)": 1900.0,
+}
 GUITAR = ["Electric_guitar", "Guitar", "Music"]
 
 
 def _fsd(root: Path, **kw) -> Path:  # type: ignore[no-untyped-def]
-    dev = [(64760, ["Music", "Electric_guitar", "Guitar"], "train"), (16399, ["Crushing"], "train"),
-           (345111, [*GUITAR, "Zipper_(clothing)"], "val"), (5, ["Accelerating_and_revving_and_vroom"], "train")]
+    dev = [
+        (64760, ["Music", "Electric_guitar", "Guitar"], "train"),
+        (16399, ["Crushing"], "train"),
+        (345111, [*GUITAR, "Zipper_(clothing)"], "val"),
+        (5, ["Accelerating_and_revving_and_vroom"], "train"),
+    ]
     evaluation = [(37199, GUITAR), (99, ["Zipper_(clothing)", "Crushing"])]
     return write_fsd50k(root, FSD_VOCAB, dev, evaluation, FSD_FREQS, **kw)
 
@@ -36,8 +50,13 @@ def test_fsd50k_quoted_lists_headerless_vocabulary_splits_and_a_missing_clip(tmp
     assert names(by_id["dev/64760"]) == {"Electric_guitar", "Guitar", "Music"}  # a quoted comma list
     assert names(by_id["dev/345111"]) == {*GUITAR, "Zipper_(clothing)"}
     assert names(by_id["eval/99"]) == {"Zipper_(clothing)", "Crushing"}
-    assert {c.id: c.split for c in ds.clips} == {"dev/64760": "train", "dev/345111": "val", "dev/5": "train",
-                                                 "eval/37199": "eval", "eval/99": "eval"}
+    assert {c.id: c.split for c in ds.clips} == {
+        "dev/64760": "train",
+        "dev/345111": "val",
+        "dev/5": "train",
+        "eval/37199": "eval",
+        "eval/99": "eval",
+    }
     assert by_id["dev/5"].path == root / "FSD50K.dev_audio" / "5.wav"
     assert by_id["eval/99"].path == root / "FSD50K.eval_audio" / "99.wav"
     assert [m.id for m in ds.missing] == ["dev/16399"] and "train" in ds.missing[0].reason
@@ -68,7 +87,7 @@ def test_fsd50k_errors_name_file_and_line(tmp_path: Path) -> None:
 
 def test_fsd50k_is_found_under_a_data_root(tmp_path: Path) -> None:
     _fsd(tmp_path / "data" / "FSD50K")
-    ds = resolve_dataset(get_task("fsd50k"), RunOptions(data_root=tmp_path / "data"))
+    ds = resolve_dataset(get_task("fsd50k"), data_root=tmp_path / "data")
     assert ds.root == tmp_path / "data" / "FSD50K" and len(ds.clips) == 6
 
 
@@ -88,7 +107,13 @@ def test_vggsound_headerless_quoted_labels_dash_ids_and_missing_media(tmp_path: 
     ds = get_task("vggsound").loader(root)
     assert ds.classes == sorted(VGG_FREQS)  # the first line is a clip, not a header
     by_id = {c.id: c for c in ds.clips}
-    assert set(by_id) == {"---g-f_I2yQ_000001", "--0PQM4-hqg_000030", "0_8-g2rof7E_000049", "-aB3dE5fG7h_000300", "xY9_-zz0011_000012"}
+    assert set(by_id) == {
+        "---g-f_I2yQ_000001",
+        "--0PQM4-hqg_000030",
+        "0_8-g2rof7E_000049",
+        "-aB3dE5fG7h_000300",
+        "xY9_-zz0011_000012",
+    }
     assert ds.classes[by_id["0_8-g2rof7E_000049"].target] == "heart sounds, heartbeat"  # type: ignore[index]
     assert ds.classes[by_id["xY9_-zz0011_000012"].target] == "engine accelerating, revving, vroom"  # type: ignore[index]
     assert by_id["---g-f_I2yQ_000001"].split == "test" and by_id["---g-f_I2yQ_000001"].group == "---g-f_I2yQ"
@@ -130,7 +155,7 @@ def test_tau_tab_separated_setup_in_root_or_meta_folder(tmp_path: Path, meta_fol
     gone = sorted((root / "audio").glob("park-*.wav"))[0]
     gone.unlink()
     task = get_task("tau")
-    ds = resolve_dataset(task, RunOptions(data_root=tmp_path / "data"))
+    ds = resolve_dataset(task, data_root=tmp_path / "data")
     assert ds.root == root
     assert ds.classes == sorted(TAU_SCENES)
     assert len(ds.clips) == 5 * 3 * 2 - 1 and [m.id for m in ds.missing] == [f"audio/{gone.name}"]

@@ -24,8 +24,20 @@ def test_log_mel_statistics_match_librosa() -> None:
     enc = get_encoder("logmel")
     emb = enc.embed(waves)
     for w, e in zip(waves, emb, strict=True):
-        mel = librosa.feature.melspectrogram(y=w, sr=16000, n_fft=512, hop_length=160, win_length=400, window="hann",
-                                             center=True, pad_mode="constant", power=2.0, n_mels=64, fmin=50, fmax=8000)
+        mel = librosa.feature.melspectrogram(
+            y=w,
+            sr=16000,
+            n_fft=512,
+            hop_length=160,
+            win_length=400,
+            window="hann",
+            center=True,
+            pad_mode="constant",
+            power=2.0,
+            n_mels=64,
+            fmin=50,
+            fmax=8000,
+        )
         db = 10 * np.log10(np.maximum(mel, 1e-10))
         np.testing.assert_allclose(e[:64], db.mean(axis=1), rtol=1e-4, atol=2e-3)
         np.testing.assert_allclose(e[64:], db.std(axis=1), rtol=1e-4, atol=2e-3)

@@ -58,13 +58,18 @@ def write_keras_h5(path: Path, image: bool, seed: int) -> dict[str, dict[str, np
             arrays: dict[str, np.ndarray] = {}
             if kind == "conv":
                 fan_in = shape[0] * shape[1] * shape[2]
-                arrays = {"kernel": (rng.standard_normal(shape) * np.sqrt(2 / fan_in)).astype(np.float32),
-                          "bias": (rng.standard_normal(shape[-1]) * 0.01).astype(np.float32)}
+                arrays = {
+                    "kernel": (rng.standard_normal(shape) * np.sqrt(2 / fan_in)).astype(np.float32),
+                    "bias": (rng.standard_normal(shape[-1]) * 0.01).astype(np.float32),
+                }
             elif kind == "bn":
                 n = shape[0]
-                arrays = {"gamma": rng.uniform(0.8, 1.2, n).astype(np.float32), "beta": rng.normal(0, 0.1, n).astype(np.float32),
-                          "moving_mean": rng.normal(0, 0.1, n).astype(np.float32),
-                          "moving_variance": rng.uniform(0.5, 2.0, n).astype(np.float32)}
+                arrays = {
+                    "gamma": rng.uniform(0.8, 1.2, n).astype(np.float32),
+                    "beta": rng.normal(0, 0.1, n).astype(np.float32),
+                    "moving_mean": rng.normal(0, 0.1, n).astype(np.float32),
+                    "moving_variance": rng.uniform(0.5, 2.0, n).astype(np.float32),
+                }
             g.attrs["weight_names"] = np.array([f"{name}/{k}:0".encode() for k in arrays])
             for k, v in arrays.items():
                 g.create_dataset(f"{name}/{k}:0", data=v)
@@ -114,7 +119,7 @@ def test_shapes_hop_and_timestamps(weights_dir: tuple[Path, dict, dict]) -> None
     enc = get_encoder("openl3", weights=str(d))
     rng = np.random.default_rng(0)
     one = (rng.standard_normal(48000) * 0.1).astype(np.float32)
-    (emb, ts), = enc.native_frames([one])  # the real network on 6 windows
+    ((emb, ts),) = enc.native_frames([one])  # the real network on 6 windows
     assert emb.shape == (openl3_window_count(1.0), 512) and np.isfinite(emb).all()
     np.testing.assert_allclose(ts, np.arange(6) * 0.1)
     clip = enc.embed([one])
@@ -125,7 +130,7 @@ def test_shapes_hop_and_timestamps(weights_dir: tuple[Path, dict, dict]) -> None
     model.forward = lambda w: (seen.append(len(w)), torch.zeros(len(w), 512))[1]  # type: ignore[method-assign]
     for seconds in (1.0, 5.0, 10.0):
         seen.clear()
-        (emb, ts), = enc.native_frames([np.zeros(int(seconds * 48000), np.float32)])
+        ((emb, ts),) = enc.native_frames([np.zeros(int(seconds * 48000), np.float32)])
         assert sum(seen) == len(emb) == openl3_window_count(seconds)
         np.testing.assert_allclose(np.diff(ts), 0.1)
     assert [openl3_window_count(s) for s in (1.0, 5.0, 10.0)] == [6, 46, 96]
@@ -143,8 +148,9 @@ def test_image_subnetwork(weights_dir: tuple[Path, dict, dict]) -> None:
     assert out.shape == (2, 512) and np.allclose(out[0], out[1])
     assert enc.embed_images(small).shape == (2, 512)
     net = enc.image_model().net
-    np.testing.assert_array_equal(net.convs[-1].weight.detach().numpy(),
-                                  image["vision_embedding_layer"]["kernel"].transpose(3, 2, 0, 1))
+    np.testing.assert_array_equal(
+        net.convs[-1].weight.detach().numpy(), image["vision_embedding_layer"]["kernel"].transpose(3, 2, 0, 1)
+    )
     np.testing.assert_array_equal(net.input_bn.weight.detach().numpy(), image["batch_normalization_1"]["gamma"])
 
 
@@ -168,12 +174,22 @@ def test_missing_image_file_and_bad_files(tmp_path: Path, weights_dir: tuple[Pat
 def test_mel_frontend_matches_librosa() -> None:
     rng = np.random.default_rng(3)
     t = np.arange(48000) / 48000
-    waves = [(0.3 * np.sin(2 * np.pi * 440 * t) + 0.01 * rng.standard_normal(48000)).astype(np.float32),
-             (0.05 * rng.standard_normal(48000)).astype(np.float32)]
+    waves = [
+        (0.3 * np.sin(2 * np.pi * 440 * t) + 0.01 * rng.standard_normal(48000)).astype(np.float32),
+        (0.05 * rng.standard_normal(48000)).astype(np.float32),
+    ]
     ours = MelFrontend()(torch.from_numpy(np.stack(waves)))[:, 0].numpy()
     for w, o in zip(waves, ours, strict=True):
-        mel = librosa.feature.melspectrogram(y=w.astype(np.float64), sr=48000, n_fft=2048, hop_length=242, n_mels=256,
-                                             center=True, pad_mode="constant", power=1.0)
+        mel = librosa.feature.melspectrogram(
+            y=w.astype(np.float64),
+            sr=48000,
+            n_fft=2048,
+            hop_length=242,
+            n_mels=256,
+            center=True,
+            pad_mode="constant",
+            power=1.0,
+        )
         ref = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=80.0)
         ref -= ref.max()
         assert o.shape == ref.shape == (256, 199)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures import write_esc50, write_us8k
-from helpers import CountingEncoder, TextEncoder, register_test_encoders
+from helpers import EmbedCounter, TextEncoder
 from sklearn.metrics import accuracy_score, average_precision_score
 
 from bench.extract import extract
@@ -62,8 +62,15 @@ def torch_state_unchanged_by_probe() -> bool:
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    fit_probe(np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1]), np.zeros((2, 2), np.float32), np.array([0, 1]), 2,
-              "multiclass", ProbeConfig(max_epochs=2))
+    fit_probe(
+        np.zeros((4, 2), np.float32),
+        np.array([0, 1, 0, 1]),
+        np.zeros((2, 2), np.float32),
+        np.array([0, 1]),
+        2,
+        "multiclass",
+        ProbeConfig(max_epochs=2),
+    )
     return bool(torch.equal(torch.rand(3), expected))  # the probe seeds locally, never globally
 
 
@@ -72,7 +79,9 @@ def test_map_matches_sklearn_on_multilabel_and_multiclass() -> None:
     y = (rng.random((50, 6)) < 0.3).astype(int)
     y[:, 5] = 0  # a class with no positives is left out
     s = rng.random((50, 6))
-    assert mean_average_precision(y, s) == pytest.approx(np.mean([average_precision_score(y[:, k], s[:, k]) for k in range(5)]))
+    assert mean_average_precision(y, s) == pytest.approx(
+        np.mean([average_precision_score(y[:, k], s[:, k]) for k in range(5)])
+    )
     labels = rng.integers(0, 4, 40)
     s2 = rng.random((40, 4))
     onehot = np.eye(4)[labels]
@@ -81,13 +90,17 @@ def test_map_matches_sklearn_on_multilabel_and_multiclass() -> None:
 
 def _opts(tmp_path: Path, **kw):  # type: ignore[no-untyped-def]
     return RunOptions(
-        results_dir=tmp_path / "results", cache_dir=tmp_path / "cache", show_progress=False,
-        protocol_options={"max_epochs": 40, "patience": 8}, log=lambda m: None, **kw,
+        results_dir=tmp_path / "results",
+        cache_dir=tmp_path / "cache",
+        show_progress=False,
+        protocol_options={"max_epochs": 40, "patience": 8},
+        log=lambda m: None,
+        **kw,
     )
 
 
-def test_run_records_match_sklearn_and_repeat_identically(tmp_path: Path) -> None:
-    register_test_encoders()
+@pytest.mark.usefixtures("with_test_encoders")
+def test_run_records_match_sklearn_and_repeat_identically(tmp_path: Path, counter: EmbedCounter) -> None:
     write_esc50(tmp_path / "data" / "ESC-50-master", TARGETS, per_fold=3)
     opts = _opts(tmp_path, data_root=tmp_path / "data")
     out = run(["counting"], ["esc50"], opts)
@@ -100,25 +113,27 @@ def test_run_records_match_sklearn_and_repeat_identically(tmp_path: Path) -> Non
         rows = [i for i, name in enumerate(p["fold"]) if name == f.fold]
         acc = accuracy_score([p["target"][i] for i in rows], [p["pred"][i] for i in rows])
         assert acc == pytest.approx(f.metrics["accuracy"])
-    assert rec.summary["accuracy"]["mean"] == pytest.approx(np.mean([f.metrics["accuracy"] for f in rec.folds]))
-    assert rec.summary["accuracy"]["mean"] > 0.5  # 4 tone classes are easy
+    assert rec.summary["accuracy"].mean == pytest.approx(np.mean([f.metrics["accuracy"] for f in rec.folds]))
+    assert rec.summary["accuracy"].mean > 0.5  # 4 tone classes are easy
     scores = store.scores(store.path_for("real", "counting", "esc50", "probe-mlp-v1"))["scores"]
     assert (scores.argmax(1) == np.array(p["pred"])).all()
     assert sorted(p["ids"]) == sorted(c.id for c in get_task("esc50").loader(tmp_path / "data" / "ESC-50-master").clips)
     # same seed, forced recomputation from the store: identical metrics
-    CountingEncoder.calls = 0
+    counter.calls = 0
     run(["counting"], ["esc50"], _opts(tmp_path, data_root=tmp_path / "data", force=True))
-    assert CountingEncoder.calls == 0
+    assert counter.calls == 0
     rec2 = store.find("real", "counting", "esc50", "probe-mlp-v1")
     assert rec2 is not None
     assert [f.metrics for f in rec2.folds] == [f.metrics for f in rec.folds]
-    confusion = (tmp_path / "results" / "real" / "counting" / "esc50.probe-mlp-v1.confusion.csv").read_text().splitlines()
+    confusion = (
+        (tmp_path / "results" / "real" / "counting" / "esc50.probe-mlp-v1.confusion.csv").read_text().splitlines()
+    )
     assert confusion[0].split(",")[1:] == ["dog", "rooster", "pig", "cow"]
     assert sum(int(v) for line in confusion[1:] for v in line.split(",")[1:]) == len(p["ids"])
 
 
+@pytest.mark.usefixtures("with_test_encoders")
 def test_zero_shot_matches_hand_computation(tmp_path: Path) -> None:
-    register_test_encoders()
     # class names are frequencies; the text side embeds "... <freq>" as that tone
     root = write_esc50(tmp_path / "E", {0: "300", 1: "600", 2: "900"}, per_fold=2, sr=8000)
     task = get_task("esc50")
@@ -137,10 +152,14 @@ def test_zero_shot_matches_hand_computation(tmp_path: Path) -> None:
     assert out.params["prompts"]["300"] == ["this is a sound of 300."]
 
 
+@pytest.mark.usefixtures("with_test_encoders")
 def test_end_to_end_probe_on_us8k_fixture_uses_all_ten_folds(tmp_path: Path) -> None:
-    register_test_encoders()
     write_us8k(tmp_path / "UrbanSound8K", ["a", "b", "c"], per_fold=2)
-    out = run(["counting"], ["urbansound8k"], _opts(tmp_path, roots={"urbansound8k": tmp_path / "UrbanSound8K"}, protocols=["probe"]))
+    out = run(
+        ["counting"],
+        ["urbansound8k"],
+        _opts(tmp_path, roots={"urbansound8k": tmp_path / "UrbanSound8K"}, protocols=["probe"]),
+    )
     rec = ResultsStore(tmp_path / "results").find("real", "counting", "urbansound8k", "probe-mlp-v1")
     assert out[0].status == "ok" and rec is not None
     assert [f.fold for f in rec.folds] == [f"fold{k}" for k in range(1, 11)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,9 @@ class HashTextEncoder(CountingEncoder):
 def test_fsd50k_and_tau_demos_are_in_the_real_layouts(tmp_path: Path) -> None:
     fsd = ensure_demo("fsd50k", tmp_path, scale=0.15)
     gt = fsd / "FSD50K.ground_truth"
-    assert re.fullmatch(r"0,Accelerating_and_revving_and_vroom,/m/07q2z82", gt.joinpath("vocabulary.csv").read_text().splitlines()[0])
+    assert re.fullmatch(
+        r"0,Accelerating_and_revving_and_vroom,/m/07q2z82", gt.joinpath("vocabulary.csv").read_text().splitlines()[0]
+    )
     dev = gt.joinpath("dev.csv").read_text().splitlines()
     assert dev[0] == "fname,labels,mids,split" and {line.rsplit(",", 1)[1] for line in dev[1:]} == {"train", "val"}
     assert any(line.count('"') == 4 for line in dev[1:])  # quoted label and mid lists
@@ -61,15 +63,33 @@ def test_fsd50k_and_tau_demos_are_in_the_real_layouts(tmp_path: Path) -> None:
     assert read_frames(video, fps=5.0).shape[1:] == (32, 32, 3)
 
 
+@pytest.fixture()
+def hashtext() -> Iterator[None]:
+    with ENCODERS.registered(HashTextEncoder.name, HashTextEncoder, origin="tests"):
+        yield
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("hashtext")
 def test_run_fills_every_classification_and_zero_shot_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if HashTextEncoder.name not in ENCODERS:
-        ENCODERS.register(HashTextEncoder.name, HashTextEncoder, origin="tests")
     monkeypatch.setenv("BENCH_DEMO_SCALE", "0.2")
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    res = runner.invoke(app, ["run", "--encoder", "logmel,hashtext", "--task", SUITE, "--quiet",
-                              "--popt", "max_epochs=12", "--popt", "patience=4"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--encoder",
+            "logmel,hashtext",
+            "--task",
+            SUITE,
+            "--quiet",
+            "--popt",
+            "max_epochs=12",
+            "--popt",
+            "patience=4",
+        ],
+    )
     assert res.exit_code == 0, res.output
     board = (tmp_path / "leaderboard.md").read_text()
     row = next(line for line in board.splitlines() if line.startswith("| logmel |"))
@@ -83,7 +103,9 @@ def test_run_fills_every_classification_and_zero_shot_column(tmp_path: Path, mon
     assert {"mAP", "accuracy"} <= set(vgg["summary"]) and len(vgg["folds"]) == 3
     tau = json.loads((tmp_path / "results" / "demo" / "logmel" / "tau.probe-mlp-v1.json").read_text())
     assert {"accuracy", "log_loss", "balanced_accuracy"} <= set(tau["summary"]) and tau["primary_metric"] == "accuracy"
-    res = runner.invoke(app, ["report", "confusion", "--task", "tau", "--encoder", "logmel", "--diff", "hashtext", "--out", "fig3.png"])
+    res = runner.invoke(
+        app, ["report", "confusion", "--task", "tau", "--encoder", "logmel", "--diff", "hashtext", "--out", "fig3.png"]
+    )
     assert res.exit_code == 0, res.output
     diff = (tmp_path / "fig3.csv").read_text().splitlines()
     assert diff[0].split(",")[1:] == sorted(TAU_SCENES) == tau["task"]["classes"]  # class names on both axes

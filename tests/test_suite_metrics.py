@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures_suite import write_fsd50k, write_vggsound
-from helpers import TextEncoder, register_test_encoders
+from helpers import TextEncoder
 from sklearn.metrics import accuracy_score, average_precision_score
 from typer.testing import CliRunner
 
@@ -42,8 +42,14 @@ def _fsd_tones(root: Path) -> dict[str, set[str]]:
 
 
 def _opts(tmp_path: Path, **kw):  # type: ignore[no-untyped-def]
-    return RunOptions(results_dir=tmp_path / "results", cache_dir=tmp_path / "cache", show_progress=False,
-                      protocol_options={"max_epochs": 30, "patience": 6, **kw.pop("popt", {})}, log=lambda m: None, **kw)
+    return RunOptions(
+        results_dir=tmp_path / "results",
+        cache_dir=tmp_path / "cache",
+        show_progress=False,
+        protocol_options={"max_epochs": 30, "patience": 6, **kw.pop("popt", {})},
+        log=lambda m: None,
+        **kw,
+    )
 
 
 def _by_fold(pred: dict, scores: np.ndarray) -> dict[str, tuple[list[str], np.ndarray]]:  # type: ignore[type-arg]
@@ -54,8 +60,8 @@ def _by_fold(pred: dict, scores: np.ndarray) -> dict[str, tuple[list[str], np.nd
     return {f: (ids, scores[rows]) for f, (ids, rows) in out.items()}
 
 
+@pytest.mark.usefixtures("with_test_encoders")
 def test_multilabel_probe_and_zero_shot_map_equal_sklearn_on_stored_scores(tmp_path: Path) -> None:
-    register_test_encoders()
     truth = _fsd_tones(tmp_path / "FSD50K")
     classes = list(TONES)
     out = run(["texty"], ["fsd50k"], _opts(tmp_path, roots={"fsd50k": tmp_path / "FSD50K"}))
@@ -71,26 +77,35 @@ def test_multilabel_probe_and_zero_shot_map_equal_sklearn_on_stored_scores(tmp_p
             ids, s = groups[f.fold]
             assert set(ids) == set(truth) and f.n_test == len(truth)  # every eval clip, once per trial
             y = np.array([[c in truth[i] for c in classes] for i in ids], dtype=int)  # from the fixture, not the record
-            expected = np.mean([average_precision_score(y[:, k], s[:, k]) for k in range(len(classes)) if y[:, k].any()])
+            expected = np.mean(
+                [average_precision_score(y[:, k], s[:, k]) for k in range(len(classes)) if y[:, k].any()]
+            )
             assert f.metrics["mAP"] == pytest.approx(expected, abs=1e-6)
         if proto == "probe-mlp-v1":
             assert len(rec.folds) == 3 and all(f.n_val == 12 for f in rec.folds)  # official val split, 3 trials
-            assert rec.summary["mAP"]["mean"] > 0.6
+            assert rec.summary["mAP"].mean > 0.6
     zs = store.find("real", "texty", "fsd50k", "zeroshot-v1")
-    assert zs is not None and zs.protocol["params"]["label_rule"] == "audioset"
-    assert zs.protocol["params"]["prompts"]["Tone_700"] == ["this is a sound of tone 700."]
+    assert zs is not None and zs.protocol.params["label_rule"] == "audioset"
+    assert zs.protocol.params["prompts"]["Tone_700"] == ["this is a sound of tone 700."]
     # the stored zero-shot scores are the cosines, recomputed here from raw embeddings
     enc = TextEncoder()
     text = enc.embed_text([f"this is a sound of {c.lower().replace('_', ' ')}." for c in classes])
     text = text / np.linalg.norm(text, axis=1, keepdims=True)
-    ids, s = _by_fold(zs.predictions, store.scores(store.path_for("real", "texty", "fsd50k", "zeroshot-v1"))["scores"])["test"]
-    audio = np.stack([enc.embed([load_audio(tmp_path / "FSD50K" / "FSD50K.eval_audio" / f"{i.split('/')[1]}.wav", 8000)[0]])[0] for i in ids[:5]])
+    ids, s = _by_fold(zs.predictions, store.scores(store.path_for("real", "texty", "fsd50k", "zeroshot-v1"))["scores"])[
+        "test"
+    ]
+    audio = np.stack(
+        [
+            enc.embed([load_audio(tmp_path / "FSD50K" / "FSD50K.eval_audio" / f"{i.split('/')[1]}.wav", 8000)[0]])[0]
+            for i in ids[:5]
+        ]
+    )
     audio = audio / np.linalg.norm(audio, axis=1, keepdims=True)
     np.testing.assert_allclose(s[:5], audio @ text.T, atol=1e-4)
 
 
+@pytest.mark.usefixtures("with_test_encoders")
 def test_multiclass_map_and_accuracy_equal_sklearn_on_stored_scores(tmp_path: Path) -> None:
-    register_test_encoders()
     labels = {"dog barking": 300.0, "heart sounds, heartbeat": 800.0, "cattle, bovinae cowbell": 1500.0, "rain": 2500.0}
     rows = []
     for k, lab in enumerate(labels):
@@ -100,9 +115,11 @@ def test_multiclass_map_and_accuracy_equal_sklearn_on_stored_scores(tmp_path: Pa
     run(["counting"], ["vggsound"], _opts(tmp_path, roots={"vggsound": tmp_path / "VGGSound"}, protocols=["probe"]))
     store = ResultsStore(tmp_path / "results")
     rec = store.find("real", "counting", "vggsound", "probe-mlp-v1")
-    assert rec is not None and rec.missing_files == ["t0q00000000_000010"] and rec.data["n_missing"] == 1
+    assert rec is not None and list(rec.missing_files) == ["t0q00000000_000010"] and rec.data.n_missing == 1
     truth = {f"{y}_{st:06d}": sorted(labels).index(lab) for y, st, lab, s in rows if s == "test"}
-    groups = _by_fold(rec.predictions, store.scores(store.path_for("real", "counting", "vggsound", "probe-mlp-v1"))["scores"])
+    groups = _by_fold(
+        rec.predictions, store.scores(store.path_for("real", "counting", "vggsound", "probe-mlp-v1"))["scores"]
+    )
     for f in rec.folds:
         ids, s = groups[f.fold]
         assert f.n_test == len(truth) - 1 == len(ids)  # the missing test clip is not scored
@@ -113,14 +130,17 @@ def test_multiclass_map_and_accuracy_equal_sklearn_on_stored_scores(tmp_path: Pa
     assert set(rec.summary) == {"mAP", "accuracy"} and rec.primary_metric == "mAP"
 
 
-@pytest.mark.parametrize(("label", "text"), [
-    ("Zipper_(clothing)", "zipper (clothing)"),
-    ("Accelerating_and_revving_and_vroom", "accelerating, revving, vroom"),
-    ("Boat_and_Water_vehicle", "boat, water vehicle"),
-    ("Cupboard_open_or_close", "cupboard open or close"),
-    ("Fixed-wing_aircraft_and_airplane", "fixed-wing aircraft, airplane"),
-    ("Hi-hat", "hi-hat"),
-])
+@pytest.mark.parametrize(
+    ("label", "text"),
+    [
+        ("Zipper_(clothing)", "zipper (clothing)"),
+        ("Accelerating_and_revving_and_vroom", "accelerating, revving, vroom"),
+        ("Boat_and_Water_vehicle", "boat, water vehicle"),
+        ("Cupboard_open_or_close", "cupboard open or close"),
+        ("Fixed-wing_aircraft_and_airplane", "fixed-wing aircraft, airplane"),
+        ("Hi-hat", "hi-hat"),
+    ],
+)
 def test_audioset_label_rule_gives_readable_text(label: str, text: str) -> None:
     assert label_text("audioset", label) == text
 
@@ -130,27 +150,53 @@ def test_templates_from_options_and_their_errors(tmp_path: Path) -> None:
     f = tmp_path / "t.txt"
     f.write_text("# comment\nthis is {label}.\n\nthe sound of {label}\n")
     assert parse_templates(f"@{f}") == ("this is {label}.", "the sound of {label}")
-    for bad, why in (("a sound", "no {label}"), ("{label} {x}", "not a valid format"), ("@/nope.txt", "not found"), ("|", "no template")):
+    for bad, why in (
+        ("a sound", "no {label}"),
+        ("{label} {x}", "not a valid format"),
+        ("@/nope.txt", "not found"),
+        ("|", "no template"),
+    ):
         with pytest.raises(ValueError, match=why):
             parse_templates(bad)
     with pytest.raises(ValueError, match="known rules: audioset"):
         label_text("camel", "x")
 
 
+@pytest.mark.usefixtures("with_test_encoders")
 def test_cli_prompt_options_are_per_task_and_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    register_test_encoders()
     monkeypatch.chdir(tmp_path)
     _fsd_tones(tmp_path / "FSD50K")
     runner = CliRunner()
-    base = ["run", "--encoder", "texty", "--task", "fsd50k", "--root", f"fsd50k={tmp_path / 'FSD50K'}", "--protocol", "zeroshot",
-            "--quiet", "--no-leaderboard"]
-    res = runner.invoke(app, [*base, "--popt", "zs_templates=a recording of {label}.|the sound of {label}",
-                              "--popt", "fsd50k.zs_label_rule=underscores_to_spaces", "--popt", "esc50.zs_label_rule=verbatim"])
+    base = [
+        "run",
+        "--encoder",
+        "texty",
+        "--task",
+        "fsd50k",
+        "--root",
+        f"fsd50k={tmp_path / 'FSD50K'}",
+        "--protocol",
+        "zeroshot",
+        "--quiet",
+        "--no-leaderboard",
+    ]
+    res = runner.invoke(
+        app,
+        [
+            *base,
+            "--popt",
+            "zs_templates=a recording of {label}.|the sound of {label}",
+            "--popt",
+            "fsd50k.zs_label_rule=underscores_to_spaces",
+            "--popt",
+            "esc50.zs_label_rule=verbatim",
+        ],
+    )
     assert res.exit_code == 0, res.output
     rec = ResultsStore(tmp_path / "results").find("real", "texty", "fsd50k", "zeroshot-v1")
     assert rec is not None
-    assert rec.protocol["params"]["templates"] == ["a recording of {label}.", "the sound of {label}"]
-    assert rec.protocol["params"]["label_rule"] == "underscores_to_spaces"
-    assert rec.protocol["params"]["prompts"]["Tone_300"] == ["a recording of Tone 300.", "the sound of Tone 300"]
+    assert rec.protocol.params["templates"] == ["a recording of {label}.", "the sound of {label}"]
+    assert rec.protocol.params["label_rule"] == "underscores_to_spaces"
+    assert rec.protocol.params["prompts"]["Tone_300"] == ["a recording of Tone 300.", "the sound of Tone 300"]
     res = runner.invoke(app, [*base, "--popt", "zs_label_rule=camel"])
     assert res.exit_code == 1 and "unknown zero-shot label rule 'camel'" in res.output

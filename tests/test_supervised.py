@@ -17,7 +17,7 @@ from sklearn.metrics import accuracy_score
 
 from bench.audio import ClipPolicy
 from bench.encoder import NotSupportedError, get_encoder
-from bench.protocols import ProtocolContext, get_protocol
+from bench.protocols import ProtocolContext, cell_protocol, get_protocol
 from bench.splits import make_splits
 from bench.task import Dataset, TaskSpec, get_task
 
@@ -39,7 +39,7 @@ def tiny_task(root: Path) -> tuple[TaskSpec, Dataset]:
 
 def run_protocol(task: TaskSpec, ds: Dataset):  # type: ignore[no-untyped-def]
     enc = get_encoder("supervised", **OPTS)
-    proto = enc.protocol_for(get_protocol("probe"))
+    proto = cell_protocol(enc, get_protocol("probe"))
     assert proto is not None
     return proto.run(ProtocolContext(task, ds, None, enc, seed=0, show_progress=False))
 
@@ -47,7 +47,7 @@ def run_protocol(task: TaskSpec, ds: Dataset):  # type: ignore[no-untyped-def]
 def test_trains_on_the_probe_splits_and_scores_each_fold(tmp_path: Path) -> None:
     task, ds = tiny_task(tmp_path / "ESC-50-master")
     enc = get_encoder("supervised", **OPTS)
-    assert enc.protocol_for(get_protocol("zeroshot")) is None
+    assert cell_protocol(enc, get_protocol("zeroshot")) is None
     with pytest.raises(NotSupportedError):
         enc.embed([np.zeros(16000, np.float32)])
     out = run_protocol(task, ds)
@@ -103,9 +103,13 @@ def run_in_subprocess(tmp_path: Path, home: Path, name: str, kill: bool = False)
     """The protocol in a fresh process with one environment: runs compared for equality never mix
     the pytest process's thread count with a subprocess's (CPU kernels reduce by thread count)."""
     out = str(tmp_path / name)
-    script = RUN_SCRIPT.format(root=str(ROOT.parent), tests=str(ROOT), data=str(tmp_path / "ESC-50-master"), kill=kill, out=out)
+    script = RUN_SCRIPT.format(
+        root=str(ROOT.parent), tests=str(ROOT), data=str(tmp_path / "ESC-50-master"), kill=kill, out=out
+    )
     env = {**os.environ, "BENCH_HOME": str(home), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True, text=True, timeout=600
+    )
     if kill:
         assert proc.returncode == -9, proc.stderr[-2000:]
         return {}, np.zeros(0)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from typer.testing import CliRunner
-from wav2clip_demo import SCALE, small_demo
+from wav2clip_demo import SCALE, TINY_TRAIN, small_demo
 
 from bench.cli import app
 from bench.demo import MARKER
@@ -44,15 +44,35 @@ def test_weights_fetch_from_a_local_url_then_used_by_default(demo: Path, tmp_pat
     assert hashlib.sha256(src.read_bytes()).hexdigest() in res.output
     assert "fetched" in runner.invoke(app, ["weights", "list"]).output
     enc = get_encoder("wav2clip", teacher="none")  # no --weights: the fetched release
-    assert enc.label() == "wav2clip" and not enc.demo_only and enc.weights_id() == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert (
+        enc.label() == "wav2clip"
+        and not enc.demo_only
+        and enc.weights_id() == hashlib.sha256(src.read_bytes()).hexdigest()
+    )
     assert "official weights at" in runner.invoke(app, ["encoders"]).output
     # offline: a clear message, nothing half-written left behind
-    res = runner.invoke(app, ["weights", "fetch", "wav2clip-official", "--force", "--url", "http://127.0.0.1:9/Wav2CLIP.pt"])
+    res = runner.invoke(
+        app, ["weights", "fetch", "wav2clip-official", "--force", "--url", "http://127.0.0.1:9/Wav2CLIP.pt"]
+    )
     assert res.exit_code == 1 and "could not download" in res.output and "--weights" in res.output
     assert [p.name for p in cached.parent.iterdir() if p.name.endswith(".part")] == []
     # a teacher whose weights are absent: the zero-shot cell is n/a with the reason, the run goes on
-    res = runner.invoke(app, ["run", "--encoder", "wav2clip", "--task", "esc10", "--protocol", "zeroshot", "--quiet",
-                              "--opt", f"teacher_pretrained={tmp_path / 'no-clip.pt'}", "--no-leaderboard"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--encoder",
+            "wav2clip",
+            "--task",
+            "esc10",
+            "--protocol",
+            "zeroshot",
+            "--quiet",
+            "--opt",
+            f"teacher_pretrained={tmp_path / 'no-clip.pt'}",
+            "--no-leaderboard",
+        ],
+    )
     assert res.exit_code == 0, res.output
     rec = json.loads(next((tmp_path / "results" / "demo").glob("*/esc10.zeroshot-v1.json")).read_text())
     assert rec["status"] == "n/a" and "not found" in rec["reason"]
@@ -64,22 +84,45 @@ def test_demo_model_is_refused_on_real_data(demo: Path, tmp_path: Path) -> None:
     real = tmp_path / "data" / "ESC-50-master"
     shutil.copytree(demo / "ESC-50-master", real)
     (real / MARKER).unlink()  # now it is "real" data
-    res = runner.invoke(app, ["run", "--encoder", "wav2clip", "--task", "esc50", "--weights", str(weights),
-                              "--data-root", str(tmp_path / "data"), "--quiet", "--opt", "teacher=none"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--encoder",
+            "wav2clip",
+            "--task",
+            "esc50",
+            "--weights",
+            str(weights),
+            "--data-root",
+            str(tmp_path / "data"),
+            "--quiet",
+            "--opt",
+            "teacher=none",
+        ],
+    )
     assert res.exit_code == 1 and "refusing to score real data" in res.output and "wav2clip[demo]" in res.output
 
 
 def test_demo_run_end_to_end_lands_wav2clip_rows_with_zero_shot(demo: Path, tmp_path: Path) -> None:
     # a quick distillation on the demo set into the default folder ($BENCH_HOME/models/wav2clip-demo) ...
-    res = runner.invoke(app, ["train", "wav2clip", "--teacher", "bench-tiny-clip", "--window-s", "1", "--fps", "2",
-                              "--batch-size", "4", "--epochs", "1", "--quiet"])
+    res = runner.invoke(
+        app,
+        [*TINY_TRAIN, "--epochs", "1", "--quiet"],
+    )
     assert res.exit_code == 0, res.output
     # ... which `bench run` with no --weights finds and reuses (the full `--task all` is a documented manual check)
-    res = runner.invoke(app, ["run", "--encoder", "wav2clip", "--task", "esc50,vggsound", "--quiet", "--popt", "max_epochs=5"])
+    res = runner.invoke(
+        app, ["run", "--encoder", "wav2clip", "--task", "esc50,vggsound", "--quiet", "--popt", "max_epochs=5"]
+    )
     assert res.exit_code == 0, res.output
     assert "distilling a demo model" not in res.output
     board = (tmp_path / "leaderboard.md").read_text()
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in board.splitlines() if line.startswith("| wav2clip")}
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+        for line in board.splitlines()
+        if line.startswith("| wav2clip")
+    }
     assert set(rows) == {"wav2clip[demo]", "wav2clip[demo] (ZS)"}
     for label in rows:  # ESC-50 and VGGSound cells hold numbers, for the probe and for zero-shot
         assert rows[label][0][0].isdigit() and rows[label][3][0].isdigit(), rows
@@ -89,7 +132,12 @@ def test_demo_run_end_to_end_lands_wav2clip_rows_with_zero_shot(demo: Path, tmp_
 
 
 def test_help_of_the_new_commands() -> None:
-    for args in (["train", "--help"], ["train", "wav2clip", "--help"], ["weights", "--help"], ["weights", "fetch", "--help"],
-                 ["weights", "list", "--help"]):
+    for args in (
+        ["train", "--help"],
+        ["train", "wav2clip", "--help"],
+        ["weights", "--help"],
+        ["weights", "fetch", "--help"],
+        ["weights", "list", "--help"],
+    ):
         res = runner.invoke(app, args)
         assert res.exit_code == 0 and "Usage" in res.output, args

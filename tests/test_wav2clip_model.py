@@ -64,7 +64,9 @@ def save_release_like(model: Wav2CLIPAudio, path: Path, extra: bool = True) -> P
     return path
 
 
-def test_official_layout_saves_loads_and_gives_identical_outputs(reference_model: Wav2CLIPAudio, tmp_path: Path) -> None:
+def test_official_layout_saves_loads_and_gives_identical_outputs(
+    reference_model: Wav2CLIPAudio, tmp_path: Path
+) -> None:
     assert set(official_state_dict(reference_model)) == documented_keys()
     path = save_release_like(reference_model, tmp_path / "Wav2CLIP.pt")
     enc = get_encoder("wav2clip", weights=str(path), teacher="none")  # the user path: --weights PATH
@@ -85,7 +87,13 @@ def test_loader_refuses_other_layouts(reference_model: Wav2CLIPAudio, tmp_path: 
         "wrapped": {"state_dict": state},
         "shape": {**state, "audio_transform.sequential.0.weight": torch.zeros(256, 512)},
     }
-    messages = {"missing": "missing", "fc": "audio_encoder.fc.weight", "stranger": "visual.proj", "wrapped": "wrapper", "shape": "shape"}
+    messages = {
+        "missing": "missing",
+        "fc": "audio_encoder.fc.weight",
+        "stranger": "visual.proj",
+        "wrapped": "wrapper",
+        "shape": "shape",
+    }
     for name, bad in cases.items():
         path = tmp_path / f"{name}.pt"
         torch.save(bad, path)

@@ -65,7 +65,7 @@ def test_unavailable_teacher_weights_raise_a_clear_error(tmp_path: Path) -> None
 
 def test_demo_teacher_learns_the_demo_classes(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     from bench.video import read_frames
-    from encoders.wav2clip.demo import train_demo_teacher
+    from encoders.wav2clip.demo_teacher import train_demo_teacher
     from tasks.vggsound import load
 
     dataset = load(small_demo(tmp_path_factory, "vggsound") / "VGGSound")

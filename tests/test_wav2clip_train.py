@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import TORCHRUN_2
 from typer.testing import CliRunner
-from wav2clip_demo import SCALE, small_demo
+from wav2clip_demo import SCALE, TINY_TRAIN, small_demo
 
 from bench.cli import app
 from bench.encoder import get_encoder
@@ -25,9 +26,7 @@ from encoders.wav2clip.targets import WindowRule
 from encoders.wav2clip.train import CLIPLoss1D, DistillationModel, split_train_val
 
 REPO = Path(__file__).resolve().parents[1]
-# a tiny but complete run: random tiny teacher, 1-s windows of the 5-s demo clips, batches of 4
-TINY_ARGS = ["train", "wav2clip", "--teacher", "bench-tiny-clip", "--window-s", "1", "--fps", "2",
-             "--batch-size", "4", "--epochs", "2", "--save-every", "1", "--quiet"]
+TINY_ARGS = [*TINY_TRAIN, "--epochs", "2", "--save-every", "1", "--quiet"]
 
 
 @pytest.fixture()
@@ -52,7 +51,9 @@ def test_clip_loss_matches_a_hand_computation() -> None:
 
     assert math.isclose(got, (ce(logits) + ce(logits.T)) / 2, rel_tol=1e-5)
     cx = DistillationModel(loss="cx")
-    assert {"image_transform.sequential.0.weight", "loss_fn_a.logit_scale", "loss_fn_i.logit_scale"} <= set(cx.state_dict())
+    assert {"image_transform.sequential.0.weight", "loss_fn_a.logit_scale", "loss_fn_i.logit_scale"} <= set(
+        cx.state_dict()
+    )
     assert cx.loss_fn_a.logit_scale is not cx.loss_fn_i.logit_scale  # separate temperatures
 
 
@@ -83,8 +84,9 @@ def bench_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProce
     Mixing a run in the pytest process with one in a subprocess compares different thread
     counts (and CPU kernels reduce in a thread-dependent order), so none is made in-process.
     """
-    return subprocess.run([sys.executable, "-m", "bench.cli", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "bench.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_killed_run_resumes_mid_epoch_to_the_same_weights(tmp_path: Path, demo_env: dict[str, str]) -> None:
@@ -93,8 +95,13 @@ def test_killed_run_resumes_mid_epoch_to_the_same_weights(tmp_path: Path, demo_e
     res_full = bench_cli([*TINY_ARGS, "--out", str(full)], demo_env)
     assert res_full.returncode == 0, res_full.stderr[-3000:]
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *TINY_ARGS, "--out", str(killed)], cwd=REPO, env=demo_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", *TINY_ARGS, "--out", str(killed)],
+        cwd=REPO,
+        env=demo_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         st = read_state(killed / "state.json")
@@ -114,7 +121,9 @@ def test_killed_run_resumes_mid_epoch_to_the_same_weights(tmp_path: Path, demo_e
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     log_a = [json.loads(x) for x in (full / "log.jsonl").read_text().splitlines()]
     log_b = [json.loads(x) for x in (killed / "log.jsonl").read_text().splitlines()]
-    per_epoch = json.loads((full / "model.json").read_text())["data"]["n_train"] // 4  # batch 4, last partial batch dropped
+    per_epoch = (
+        json.loads((full / "model.json").read_text())["data"]["n_train"] // 4
+    )  # batch 4, last partial batch dropped
     assert [r["global_step"] for r in log_b if r["kind"] == "step"] == list(range(1, 2 * per_epoch + 1))
     assert [r.get("val_loss") for r in log_a] == [r.get("val_loss") for r in log_b]
     meta = json.loads((killed / "model.json").read_text())
@@ -141,8 +150,20 @@ def test_torchrun_two_processes_gloo_and_the_checkpoint_loads(tmp_path: Path, de
     victim = sorted((data / "video").glob("*.mp4"))[0]
     victim.write_bytes(victim.read_bytes()[:300])
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "bench.cli", *TINY_ARGS, "--epochs", "1", "--clip-s", "5", "--data-root", str(data), "--out", str(out)]
+    cmd = [
+        *TORCHRUN_2,
+        "-m",
+        "bench.cli",
+        *TINY_ARGS,
+        "--epochs",
+        "1",
+        "--clip-s",
+        "5",
+        "--data-root",
+        str(data),
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, cwd=REPO, env=demo_env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 process(es) on cpu" in proc.stderr and "without a usable video skipped" in proc.stderr
@@ -186,7 +207,9 @@ def test_audio_crops_follow_the_target_windows_lazy_or_preloaded(tmp_path: Path)
     lazy.close()
 
 
-def test_resume_with_another_thread_count_says_the_weights_will_differ(tmp_path: Path, demo_env: dict[str, str]) -> None:
+def test_resume_with_another_thread_count_says_the_weights_will_differ(
+    tmp_path: Path, demo_env: dict[str, str]
+) -> None:
     out = tmp_path / "run"
     first = bench_cli([*TINY_ARGS, "--max-steps", "1", "--out", str(out)], {**demo_env, "OMP_NUM_THREADS": "1"})
     assert first.returncode == 0, first.stderr[-3000:]
@@ -194,7 +217,9 @@ def test_resume_with_another_thread_count_says_the_weights_will_differ(tmp_path:
     assert state["numerics"]["torch_threads"] == 1 and state["numerics"]["device"] == "cpu"  # type: ignore[index]
     second = bench_cli([*TINY_ARGS, "--max-steps", "2", "--out", str(out)], {**demo_env, "OMP_NUM_THREADS": "2"})
     assert second.returncode == 0, second.stderr[-3000:]
-    assert ("resuming with 2 threads; the interrupted run used 1: the weights will not be bit-identical to an "
-            "uninterrupted run") in " ".join(second.stderr.split())
+    assert (
+        "resuming with 2 threads; the interrupted run used 1: the weights will not be bit-identical to an "
+        "uninterrupted run"
+    ) in " ".join(second.stderr.split())
     assert read_state(out / "state.json")["numerics"]["torch_threads"] == 2  # type: ignore[index]
     assert "numerics_changed_on_resume" in json.loads((out / "model.json").read_text())

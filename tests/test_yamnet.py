@@ -63,8 +63,9 @@ def test_savedmodel_signature_frames_and_timestamps(yamnet_savedmodel: Path, mon
             np.testing.assert_allclose(fe.frames[0][j], emb[inside].mean(axis=0), rtol=1e-5, atol=1e-6)
 
 
-def test_cached_official_handle_is_used_offline(yamnet_savedmodel: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cached_official_handle_is_used_offline(
+    yamnet_savedmodel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     handle = "https://tfhub.dev/google/yamnet/1"
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "hub"))
     assert get_encoder("yamnet").label() == "yamnet[random-weights]"
@@ -80,7 +81,9 @@ def test_cached_official_handle_is_used_offline(yamnet_savedmodel: Path, tmp_pat
     assert enc.weights_id().startswith(f"hub:{handle}:")
 
 
-def test_random_stand_in_refuses_real_data_and_errors_name_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_random_stand_in_refuses_real_data_and_errors_name_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "empty"))
     enc = get_encoder("yamnet")
     assert enc.refusal("demo") is None

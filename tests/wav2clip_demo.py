@@ -9,6 +9,8 @@ import pytest
 from bench.demo import ensure_demo
 
 SCALE = 0.04  # VGGSound: 2 training and 2 test clips per class (the smallest demo)
+# a tiny but complete distillation: random tiny teacher, 1-s windows of the 5-s demo clips, batches of 4
+TINY_TRAIN = ["train", "wav2clip", "--teacher", "bench-tiny-clip", "--window-s", "1", "--fps", "2", "--batch-size", "4"]
 
 
 def small_demo(tmp_path_factory: pytest.TempPathFactory, *names: str) -> Path:

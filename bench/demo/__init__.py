@@ -3,7 +3,9 @@
 Generated deterministically on first use under ``$BENCH_DEMO`` (default ``.bench/demo``), so
 the real loaders read them and every table can be filled with no data on the machine. Each
 dataset folder carries ``BENCH_DEMO.json``; results computed from it are labelled as demo
-data everywhere. Generators register here by name (tasks refer to them by ``TaskSpec.demo``).
+data everywhere. Each generator module declares a :class:`DemoDataset` (its folder: the real
+archive's top folder, and a version that regenerates the data when bumped); tasks name one
+(``TaskSpec.demo = "esc50"``, looked up in :data:`DEMOS`) or carry their own declaration.
 """
 
 from __future__ import annotations
@@ -11,41 +13,38 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.atomic import atomic_write_json
 from bench.paths import demo_dir
 from bench.registry import Registry
-from bench.store import atomic_write_json
 
 MARKER = "BENCH_DEMO.json"
 
 Generator = Callable[[Path, int, float], dict[str, Any]]
 
-GENERATORS: Registry[Generator] = Registry("demo dataset", entry_point_group="bench.demo")
-for _name, _target in {
-    "esc50": "bench.demo.esc50:generate",
-    "urbansound8k": "bench.demo.urbansound8k:generate",
-    "vggsound": "bench.demo.vggsound:generate",
-    "fsd50k": "bench.demo.fsd50k:generate",
-    "tau": "bench.demo.tau:generate",
-    "desed": "bench.demo.desed:generate",
-    "clotho": "bench.demo.clotho:generate",
-}.items():
-    GENERATORS.register(_name, _target, origin="bench built-in")
 
-# Folder name of each demo dataset inside the demo root (the real archives' top folders).
-FOLDERS: dict[str, str] = {"esc50": "ESC-50-master", "urbansound8k": "UrbanSound8K", "vggsound": "VGGSound"}
-FOLDERS["fsd50k"] = "FSD50K"
-FOLDERS["tau"] = "TAU-urban-audio-visual-scenes-2021-development"
-FOLDERS.update({"desed": "DESED", "clotho": "Clotho"})
+@dataclass(frozen=True)
+class DemoDataset:
+    """A demo dataset: ``generate(root, seed, scale) -> details`` writes it into ``root``."""
+
+    name: str
+    folder: str  # the folder inside the demo root (the real archive's top folder)
+    version: str  # bump when the generator's output changes: existing copies are regenerated
+    generate: Generator
 
 
-def register_demo(name: str, target: str, folder: str) -> None:
-    GENERATORS.register(name, target, origin="bench built-in")
-    FOLDERS[name] = folder
+DEMOS: Registry[DemoDataset] = Registry(
+    "demo dataset",
+    entry_point_group="bench.demo",
+    builtins={
+        name: f"bench.demo.{name}:DEMO"
+        for name in ("esc50", "urbansound8k", "vggsound", "fsd50k", "tau", "desed", "clotho")
+    },
+)
 
 
 def is_demo(root: Path) -> bool:
@@ -62,25 +61,38 @@ def demo_scale() -> float:
     return float(os.environ.get("BENCH_DEMO_SCALE", "1"))
 
 
-def ensure_demo(name: str, base: Path | None = None, seed: int = 0, scale: float | None = None) -> Path:
-    """The demo dataset ``name``, generated if absent or made with other settings.
+def demo_dataset(demo: str | DemoDataset) -> DemoDataset:
+    return DEMOS.get(demo) if isinstance(demo, str) else demo
 
-    Generators take ``(root, seed, scale)``; ``scale`` multiplies the number of clips.
+
+def demo_identity(demo: str | DemoDataset, seed: int = 0, scale: float | None = None) -> dict[str, Any]:
+    """What a generated copy must match to be reused (recorded in its ``BENCH_DEMO.json``)."""
+    spec = demo_dataset(demo)
+    return {
+        "generator": spec.name,
+        "version": spec.version,
+        "seed": seed,
+        "scale": demo_scale() if scale is None else scale,
+    }
+
+
+def ensure_demo(demo: str | DemoDataset, base: Path | None = None, seed: int = 0, scale: float | None = None) -> Path:
+    """The demo dataset ``demo``, generated if absent or made with other settings.
+
+    ``scale`` multiplies the number of clips (default ``BENCH_DEMO_SCALE``).
     """
+    spec = demo_dataset(demo)
     base = Path(base) if base is not None else demo_dir()
-    scale = demo_scale() if scale is None else scale
-    folder = base / FOLDERS.get(name, name)
-    generator = GENERATORS.get(name)
-    version = getattr(sys.modules.get(getattr(generator, "__module__", ""), None), "version", "1")
+    folder = base / spec.folder
+    wanted = demo_identity(spec, seed, scale)
     info = demo_info(folder)
-    wanted = {"generator": name, "version": str(version), "seed": seed, "scale": scale}
     if all(info.get(k) == v for k, v in wanted.items()):
         return folder
     tmp = base / f".{folder.name}.partial"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    details = generator(tmp, seed, scale)
+    details = spec.generate(tmp, seed, wanted["scale"])
     atomic_write_json(tmp / MARKER, {**wanted, "demo": True, **details})
     if folder.exists():
         shutil.rmtree(folder)

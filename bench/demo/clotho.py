@@ -18,27 +18,86 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from bench.demo import DemoDataset
 from bench.demo.sounds import Nuisance, class_recipes, render_clip
-
-version = "1"
 
 SR = 16000
 SOURCES = {
-    "birds": ["birds are chirping", "several birds chirp and sing", "small birds are tweeting", "a group of birds sing", "birds call to each other"],
-    "dog": ["a dog barks", "a dog is barking loudly", "the dog barks several times", "a dog barks repeatedly", "a large dog is barking"],
-    "engine": ["an engine is running", "a car engine idles", "a motor hums steadily", "an engine revs and runs", "a vehicle engine is running"],
-    "rain": ["rain falls on a roof", "heavy rain is pouring down", "rain drops hit the ground", "it is raining steadily", "rain is falling outside"],
-    "bell": ["a bell is ringing", "a church bell rings", "bells chime loudly", "a bell rings several times", "a metal bell is struck"],
-    "water": ["water is flowing", "a stream of water runs", "water runs from a tap", "water splashes and flows", "running water gurgles"],
-    "people": ["people are talking", "a crowd of people chatter", "several people speak at once", "people talk in the background", "a group of people are chatting"],
-    "footsteps": ["someone is walking", "footsteps on a hard floor", "a person walks slowly", "footsteps echo in a hall", "someone walks across the room"],
+    "birds": [
+        "birds are chirping",
+        "several birds chirp and sing",
+        "small birds are tweeting",
+        "a group of birds sing",
+        "birds call to each other",
+    ],
+    "dog": [
+        "a dog barks",
+        "a dog is barking loudly",
+        "the dog barks several times",
+        "a dog barks repeatedly",
+        "a large dog is barking",
+    ],
+    "engine": [
+        "an engine is running",
+        "a car engine idles",
+        "a motor hums steadily",
+        "an engine revs and runs",
+        "a vehicle engine is running",
+    ],
+    "rain": [
+        "rain falls on a roof",
+        "heavy rain is pouring down",
+        "rain drops hit the ground",
+        "it is raining steadily",
+        "rain is falling outside",
+    ],
+    "bell": [
+        "a bell is ringing",
+        "a church bell rings",
+        "bells chime loudly",
+        "a bell rings several times",
+        "a metal bell is struck",
+    ],
+    "water": [
+        "water is flowing",
+        "a stream of water runs",
+        "water runs from a tap",
+        "water splashes and flows",
+        "running water gurgles",
+    ],
+    "people": [
+        "people are talking",
+        "a crowd of people chatter",
+        "several people speak at once",
+        "people talk in the background",
+        "a group of people are chatting",
+    ],
+    "footsteps": [
+        "someone is walking",
+        "footsteps on a hard floor",
+        "a person walks slowly",
+        "footsteps echo in a hall",
+        "someone walks across the room",
+    ],
 }
 NAMES = {
-    "birds": "Ambience Birds", "dog": "Dog Bark", "engine": "Engine Idle", "rain": "Rain, roof",
-    "bell": "Church Bell", "water": "Stream (creek)", "people": "Crowd Talk", "footsteps": "Footsteps Hall",
+    "birds": "Ambience Birds",
+    "dog": "Dog Bark",
+    "engine": "Engine Idle",
+    "rain": "Rain, roof",
+    "bell": "Church Bell",
+    "water": "Stream (creek)",
+    "people": "Crowd Talk",
+    "footsteps": "Footsteps Hall",
 }
 QUIET = ["in a quiet place", "in the distance", "with little background noise", "softly", "nearby"]
-NOISY = ["with loud background noise", "in a noisy place", "over a constant hiss", "with static noise behind", "amid heavy noise"]
+NOISY = [
+    "with loud background noise",
+    "in a noisy place",
+    "over a constant hiss",
+    "with static noise behind",
+    "amid heavy noise",
+]
 SPLIT_SIZES = {"development": 80, "validation": 20, "evaluation": 25}
 MIN_SIZES = {"development": 24, "validation": 6, "evaluation": 8}
 
@@ -74,23 +133,41 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
             noisy = bool(rng.random() < 0.5)
             nuisance = Nuisance(snr_db=(-3.0, 3.0) if noisy else (25.0, 35.0), distractor_prob=0.0)
             labels = [keys.index(main)] + ([keys.index(second)] if second else [])
-            audio = render_clip(recipes, labels, rng, SR, float(rng.uniform(6.0, 10.0)), nuisance, event_span=(0.7, 1.0))
+            audio = render_clip(
+                recipes, labels, rng, SR, float(rng.uniform(6.0, 10.0)), nuisance, event_span=(0.7, 1.0)
+            )
             name = f"{NAMES[main]} {serial:03d}.wav"
             if serial == 0:
                 name = " " + name  # a leading space, as in the real " Ambience Birds.wav"
             serial += 1
             sf.write(root / split / name, audio, SR, subtype="PCM_16")
             cap_rows.append([name, *captions_for(rng, main, second, noisy)])
-            keywords = ";".join([main, *([second] if second else []), "noisy" if noisy else "quiet", "café" if i == 1 else "demo"])
-            meta_rows.append([name, keywords, str(100000 + serial), f"https://freesound.org/s/{100000 + serial}",
-                              f"[0, {len(audio)}]", "José_Müller" if i == 2 else "bench_demo", "http://creativecommons.org/publicdomain/zero/1.0/"])
+            keywords = ";".join(
+                [main, *([second] if second else []), "noisy" if noisy else "quiet", "café" if i == 1 else "demo"]
+            )
+            meta_rows.append(
+                [
+                    name,
+                    keywords,
+                    str(100000 + serial),
+                    f"https://freesound.org/s/{100000 + serial}",
+                    f"[0, {len(audio)}]",
+                    "José_Müller" if i == 2 else "bench_demo",
+                    "http://creativecommons.org/publicdomain/zero/1.0/",
+                ]
+            )
         with (root / f"clotho_captions_{split}.csv").open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(["file_name", "caption_1", "caption_2", "caption_3", "caption_4", "caption_5"])
             w.writerows(cap_rows)
         with (root / f"clotho_metadata_{split}.csv").open("w", newline="", encoding="latin-1") as fh:
             w = csv.writer(fh)
-            w.writerow(["file_name", "keywords", "sound_id", "sound_link", "start_end_samples", "manufacturer", "license"])
+            w.writerow(
+                ["file_name", "keywords", "sound_id", "sound_link", "start_end_samples", "manufacturer", "license"]
+            )
             w.writerows(meta_rows)
         counts[split] = n
     return {"clips": counts, "sample_rate": SR, "sources": keys}
+
+
+DEMO = DemoDataset("clotho", folder="Clotho", version="1", generate=generate)

@@ -18,28 +18,52 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from bench.demo import DemoDataset
 from bench.demo.sounds import Nuisance, Recipe, concept_recipes, render_source
 from bench.demo.vggsound import youtube_id
 
-version = "2"
-
 CLASSES = (
-    "Alarm_bell_ringing", "Blender", "Cat", "Dishes", "Dog",
-    "Electric_shaver_toothbrush", "Frying", "Running_water", "Speech", "Vacuum_cleaner",
+    "Alarm_bell_ringing",
+    "Blender",
+    "Cat",
+    "Dishes",
+    "Dog",
+    "Electric_shaver_toothbrush",
+    "Frying",
+    "Running_water",
+    "Speech",
+    "Vacuum_cleaner",
 )
 # shared demo sound concepts (bench.demo.sounds.CONCEPTS); other classes map to their lower-case name
 CONCEPT = {"Alarm_bell_ringing": "alarm_bell", "Electric_shaver_toothbrush": "electric_shaver"}
 # (shortest, longest) event in seconds, roughly as in the real annotations
 DURATIONS = {
-    "Alarm_bell_ringing": (0.8, 4.0), "Blender": (2.0, 7.0), "Cat": (0.5, 2.0), "Dishes": (0.2, 1.2),
-    "Dog": (0.3, 1.5), "Electric_shaver_toothbrush": (2.0, 8.0), "Frying": (3.0, 10.0),
-    "Running_water": (2.0, 9.0), "Speech": (0.5, 3.0), "Vacuum_cleaner": (3.0, 10.0),
+    "Alarm_bell_ringing": (0.8, 4.0),
+    "Blender": (2.0, 7.0),
+    "Cat": (0.5, 2.0),
+    "Dishes": (0.2, 1.2),
+    "Dog": (0.3, 1.5),
+    "Electric_shaver_toothbrush": (2.0, 8.0),
+    "Frying": (3.0, 10.0),
+    "Running_water": (2.0, 9.0),
+    "Speech": (0.5, 3.0),
+    "Vacuum_cleaner": (3.0, 10.0),
 }
 SR = 16000
 CLIP_S = 10.0
 CLIPS = 50
-BACKGROUND = Recipe(source="noise", f0=100.0, n_harm=1, tilt=1.0, band_lo=80.0, band_hi=6000.0, rate=1.0,
-                    decay=0.1, chirp_ratio=1.0, pattern="sustained")
+BACKGROUND = Recipe(
+    source="noise",
+    f0=100.0,
+    n_harm=1,
+    tilt=1.0,
+    band_lo=80.0,
+    band_hi=6000.0,
+    rate=1.0,
+    decay=0.1,
+    chirp_ratio=1.0,
+    pattern="sustained",
+)
 
 
 def clip_events(rng: np.random.Generator, duration: float, empty: bool) -> list[tuple[float, float, str]]:
@@ -55,7 +79,9 @@ def clip_events(rng: np.random.Generator, duration: float, empty: bool) -> list[
     return sorted(events)
 
 
-def render(events: list[tuple[float, float, str]], recipes: list[Recipe], rng: np.random.Generator, duration: float) -> np.ndarray:
+def render(
+    events: list[tuple[float, float, str]], recipes: list[Recipe], rng: np.random.Generator, duration: float
+) -> np.ndarray:
     n = int(round(duration * SR))
     nz = Nuisance()
     out = render_source(BACKGROUND, rng, SR, n, 1.0, 1.0) * 10 ** (rng.uniform(-32, -22) / 20)
@@ -95,3 +121,6 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
         writer.writerow(["filename", "onset", "offset", "event_label"])
         writer.writerows(rows)
     return {"clips": n_clips, "events": n_events, "clips_without_events": n_empty, "sample_rate": SR}
+
+
+DEMO = DemoDataset("desed", folder="DESED", version="2", generate=generate)

@@ -15,16 +15,43 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from bench.demo import DemoDataset
 from bench.demo.parallel import map_jobs
 from bench.demo.sounds import Nuisance, concept_recipes, render_clip
 
-version = "2"
-
-ESC10 = {"dog", "rooster", "rain", "sea_waves", "crackling_fire", "crying_baby", "sneezing", "clock_tick", "helicopter", "chainsaw"}
+ESC10 = {
+    "dog",
+    "rooster",
+    "rain",
+    "sea_waves",
+    "crackling_fire",
+    "crying_baby",
+    "sneezing",
+    "clock_tick",
+    "helicopter",
+    "chainsaw",
+}
 CATEGORIES = {
-    0: "dog", 1: "rooster", 10: "rain", 11: "sea_waves", 12: "crackling_fire", 20: "crying_baby", 21: "sneezing",
-    38: "clock_tick", 40: "helicopter", 41: "chainsaw", 4: "frog", 5: "cat", 9: "crow", 16: "wind",
-    24: "coughing", 30: "door_wood_knock", 32: "keyboard_typing", 36: "vacuum_cleaner", 42: "siren", 46: "church_bells",
+    0: "dog",
+    1: "rooster",
+    10: "rain",
+    11: "sea_waves",
+    12: "crackling_fire",
+    20: "crying_baby",
+    21: "sneezing",
+    38: "clock_tick",
+    40: "helicopter",
+    41: "chainsaw",
+    4: "frog",
+    5: "cat",
+    9: "crow",
+    16: "wind",
+    24: "coughing",
+    30: "door_wood_knock",
+    32: "keyboard_typing",
+    36: "vacuum_cleaner",
+    42: "siren",
+    46: "church_bells",
 }
 CLIPS_PER_CLASS_PER_FOLD = 4
 SR = 44100
@@ -66,3 +93,6 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
         writer.writerow(["filename", "fold", "target", "category", "esc10", "src_file", "take"])
         writer.writerows(sorted(rows))
     return {"clips": len(rows), "classes": len(targets), "sample_rate": SR}
+
+
+DEMO = DemoDataset("esc50", folder="ESC-50-master", version="2", generate=generate)

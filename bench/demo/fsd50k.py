@@ -17,19 +17,35 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from bench.demo import DemoDataset
 from bench.demo.sounds import Nuisance, class_recipes, render_clip
 
-version = "1"
-
 MIDS = {
-    "Accelerating_and_revving_and_vroom": "/m/07q2z82", "Acoustic_guitar": "/m/042v_gx", "Animal": "/m/0jbk",
-    "Bark": "/m/05tny_", "Car": "/m/0k4j", "Car_passing_by": "/t/dd00134", "Cat": "/m/01yrx",
-    "Crushing": "/m/07plct2", "Dog": "/m/0bt9lr", "Domestic_animals_and_pets": "/m/068hy",
-    "Domestic_sounds_and_home_sounds": "/t/dd00071", "Electric_guitar": "/m/02sgy", "Guitar": "/m/0342h",
-    "Keyboard_(musical)": "/m/05148p4", "Keys_jangling": "/m/03v3yw", "Meow": "/m/07qrkrw",
-    "Motor_vehicle_(road)": "/m/012f08", "Music": "/m/04rlf", "Musical_instrument": "/m/04szw",
-    "Plucked_string_instrument": "/m/0fx80y", "Rain": "/m/06mb1", "Stream": "/m/0j6m2", "Vehicle": "/m/07yv9",
-    "Water": "/m/0838f", "Zipper_(clothing)": "/m/01s0vc",
+    "Accelerating_and_revving_and_vroom": "/m/07q2z82",
+    "Acoustic_guitar": "/m/042v_gx",
+    "Animal": "/m/0jbk",
+    "Bark": "/m/05tny_",
+    "Car": "/m/0k4j",
+    "Car_passing_by": "/t/dd00134",
+    "Cat": "/m/01yrx",
+    "Crushing": "/m/07plct2",
+    "Dog": "/m/0bt9lr",
+    "Domestic_animals_and_pets": "/m/068hy",
+    "Domestic_sounds_and_home_sounds": "/t/dd00071",
+    "Electric_guitar": "/m/02sgy",
+    "Guitar": "/m/0342h",
+    "Keyboard_(musical)": "/m/05148p4",
+    "Keys_jangling": "/m/03v3yw",
+    "Meow": "/m/07qrkrw",
+    "Motor_vehicle_(road)": "/m/012f08",
+    "Music": "/m/04rlf",
+    "Musical_instrument": "/m/04szw",
+    "Plucked_string_instrument": "/m/0fx80y",
+    "Rain": "/m/06mb1",
+    "Stream": "/m/0j6m2",
+    "Vehicle": "/m/07yv9",
+    "Water": "/m/0838f",
+    "Zipper_(clothing)": "/m/01s0vc",
 }
 # leaf event → its ancestors in the vocabulary (the "smeared" labels)
 LEAVES: dict[str, list[str]] = {
@@ -100,5 +116,12 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
         writer = csv.writer(fh)
         writer.writerow(["fname", "labels", "mids"])
         writer.writerows(rows["eval"])
-    return {"clips": len(rows["dev"]) + len(rows["eval"]), "classes": len(vocabulary), "leaf_events": len(leaves),
-            "audio_seconds": round(seconds, 1)}
+    return {
+        "clips": len(rows["dev"]) + len(rows["eval"]),
+        "classes": len(vocabulary),
+        "leaf_events": len(leaves),
+        "audio_seconds": round(seconds, 1),
+    }
+
+
+DEMO = DemoDataset("fsd50k", folder="FSD50K", version="1", generate=generate)

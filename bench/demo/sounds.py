@@ -54,8 +54,14 @@ def class_recipes(n_classes: int, seed: int) -> list[Recipe]:
             # a sibling of the previous class: same source and region, different time structure
             prev = recipes[-1]
             pattern = str(rng.choice([p for p in ("sustained", "bursts", "swell", "single") if p != prev.pattern]))
-            recipes.append(replace(prev, pattern=pattern, rate=float(prev.rate * rng.choice([0.5, 2.0, 3.0])),
-                                   decay=float(rng.uniform(0.02, 0.3))))
+            recipes.append(
+                replace(
+                    prev,
+                    pattern=pattern,
+                    rate=float(prev.rate * rng.choice([0.5, 2.0, 3.0])),
+                    decay=float(rng.uniform(0.02, 0.3)),
+                )
+            )
             continue
         source = str(rng.choice(SOURCE_TYPES))
         lo = float(np.exp(rng.uniform(np.log(150), np.log(3000))))
@@ -120,7 +126,9 @@ def _envelope(rng: np.random.Generator, n: int, sr: int, pattern: str, rate: flo
     return env
 
 
-def render_source(recipe: Recipe, rng: np.random.Generator, sr: int, n: int, pitch: float, rate_scale: float) -> np.ndarray:
+def render_source(
+    recipe: Recipe, rng: np.random.Generator, sr: int, n: int, pitch: float, rate_scale: float
+) -> np.ndarray:
     t = np.arange(n) / sr
     nyq = sr / 2 - 100
     f0 = recipe.f0 * pitch
@@ -135,7 +143,9 @@ def render_source(recipe: Recipe, rng: np.random.Generator, sr: int, n: int, pit
         if recipe.source == "am_tone":
             sig *= 0.55 + 0.45 * np.sin(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi))
         if recipe.source == "harmonic_noise":
-            sig = sig / (np.std(sig) + 1e-9) + 0.7 * _band_noise(rng, n, sr, recipe.band_lo * pitch, min(nyq, recipe.band_hi * pitch))
+            sig = sig / (np.std(sig) + 1e-9) + 0.7 * _band_noise(
+                rng, n, sr, recipe.band_lo * pitch, min(nyq, recipe.band_hi * pitch)
+            )
     elif recipe.source == "noise":
         sig = _band_noise(rng, n, sr, recipe.band_lo * pitch, min(nyq, recipe.band_hi * pitch))
     elif recipe.source == "impulses":
@@ -179,7 +189,9 @@ def render_clip(
         out += _event(recipes[lab], rng, sr, n, nuisance, event_span)
     if rng.random() < nuisance.distractor_prob and len(recipes) > 1:
         other = int(rng.choice([k for k in range(len(recipes)) if k not in labels]))
-        out += _event(recipes[other], rng, sr, n, nuisance, (0.2, 0.6)) * 10 ** (rng.uniform(*nuisance.distractor_db) / 20)
+        out += _event(recipes[other], rng, sr, n, nuisance, (0.2, 0.6)) * 10 ** (
+            rng.uniform(*nuisance.distractor_db) / 20
+        )
     snr = rng.uniform(*nuisance.snr_db)
     bg = _colored_noise(rng, n, rng.uniform(0.0, 2.0))
     out += bg * (np.std(out) + 1e-9) * 10 ** (-snr / 20)
@@ -187,7 +199,9 @@ def render_clip(
     return (out / (np.max(np.abs(out)) + 1e-9) * level).astype(np.float32)
 
 
-def _event(recipe: Recipe, rng: np.random.Generator, sr: int, n: int, nz: Nuisance, span: tuple[float, float]) -> np.ndarray:
+def _event(
+    recipe: Recipe, rng: np.random.Generator, sr: int, n: int, nz: Nuisance, span: tuple[float, float]
+) -> np.ndarray:
     length = max(1, int(n * rng.uniform(*span)))
     start = int(rng.integers(0, n - length + 1))
     pitch = 2 ** (rng.uniform(-nz.pitch_semitones, nz.pitch_semitones) / 12)
@@ -203,11 +217,44 @@ def _event(recipe: Recipe, rng: np.random.Generator, sr: int, n: int, nz: Nuisan
 # the demo datasets would share no sound at all, unlike real ones, and pre-training on the
 # demo VGGSound could not transfer to the demo ESC-50 the way the paper's pre-training does.
 CONCEPTS: tuple[str, ...] = (
-    "dog", "rooster", "rain", "sea_waves", "crackling_fire", "crying_baby", "sneezing", "clock_tick",
-    "helicopter", "chainsaw", "frog", "cat", "crow", "wind", "coughing", "door_wood_knock",
-    "keyboard_typing", "vacuum_cleaner", "siren", "church_bells", "heartbeat", "engine", "cowbell",
-    "marching", "air_conditioner", "car_horn", "children_playing", "drilling", "gun_shot", "jackhammer",
-    "street_music", "alarm_bell", "blender", "dishes", "electric_shaver", "frying", "running_water", "speech",
+    "dog",
+    "rooster",
+    "rain",
+    "sea_waves",
+    "crackling_fire",
+    "crying_baby",
+    "sneezing",
+    "clock_tick",
+    "helicopter",
+    "chainsaw",
+    "frog",
+    "cat",
+    "crow",
+    "wind",
+    "coughing",
+    "door_wood_knock",
+    "keyboard_typing",
+    "vacuum_cleaner",
+    "siren",
+    "church_bells",
+    "heartbeat",
+    "engine",
+    "cowbell",
+    "marching",
+    "air_conditioner",
+    "car_horn",
+    "children_playing",
+    "drilling",
+    "gun_shot",
+    "jackhammer",
+    "street_music",
+    "alarm_bell",
+    "blender",
+    "dishes",
+    "electric_shaver",
+    "frying",
+    "running_water",
+    "speech",
 )
 WORLD_SEED = 2022
 

@@ -20,12 +20,21 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter
 
+from bench.demo import DemoDataset
 from bench.demo.sounds import Nuisance, class_recipes, render_clip
 
-version = "1"
-
-SCENES = ["airport", "bus", "metro", "metro_station", "park", "public_square", "shopping_mall",
-          "street_pedestrian", "street_traffic", "tram"]
+SCENES = [
+    "airport",
+    "bus",
+    "metro",
+    "metro_station",
+    "park",
+    "public_square",
+    "shopping_mall",
+    "street_pedestrian",
+    "street_traffic",
+    "tram",
+]
 CITIES = ["barcelona", "helsinki", "lisbon", "london", "lyon", "milan", "paris", "prague", "stockholm", "vienna"]
 SR = 48000
 DURATION_S = 2.0
@@ -37,9 +46,13 @@ HEADER = ["filename_audio", "filename_video", "scene_label"]
 
 
 def _location_colour(rng: np.random.Generator) -> dict[str, float]:
-    return {"pole": float(rng.uniform(-0.6, 0.8)), "echo_s": float(rng.uniform(0.01, 0.06)),
-            "echo_gain": float(rng.uniform(0.1, 0.5)), "width": float(rng.uniform(0.0, 0.4)),
-            "delay": float(rng.integers(0, 24))}
+    return {
+        "pole": float(rng.uniform(-0.6, 0.8)),
+        "echo_s": float(rng.uniform(0.01, 0.06)),
+        "echo_gain": float(rng.uniform(0.1, 0.5)),
+        "width": float(rng.uniform(0.0, 0.4)),
+        "delay": float(rng.integers(0, 24)),
+    }
 
 
 def _stereo(wave: np.ndarray, colour: dict[str, float], rng: np.random.Generator) -> np.ndarray:
@@ -109,5 +122,13 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
     _write_tsv(root / "evaluation_setup" / "fold1_train.csv", HEADER, sorted(folds["train"]))
     _write_tsv(root / "evaluation_setup" / "fold1_evaluate.csv", HEADER, sorted(folds["evaluate"]))
     _write_tsv(root / "evaluation_setup" / "fold1_test.csv", HEADER[:2], [r[:2] for r in sorted(folds["evaluate"])])
-    return {"clips": len(meta), "classes": len(SCENES), "locations": len(location_ids), "sample_rate": SR,
-            "duration_s": DURATION_S}
+    return {
+        "clips": len(meta),
+        "classes": len(SCENES),
+        "locations": len(location_ids),
+        "sample_rate": SR,
+        "duration_s": DURATION_S,
+    }
+
+
+DEMO = DemoDataset("tau", folder="TAU-urban-audio-visual-scenes-2021-development", version="1", generate=generate)

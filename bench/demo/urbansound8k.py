@@ -15,16 +15,33 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from bench.demo import DemoDataset
 from bench.demo.parallel import map_jobs
 from bench.demo.sounds import Nuisance, concept_recipes, render_clip
 
-version = "2"
 CONCEPT = {"dog_bark": "dog", "engine_idling": "engine"}  # shared demo sound concepts
 
-CLASSES = ["air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling", "engine_idling",
-           "gun_shot", "jackhammer", "siren", "street_music"]
+CLASSES = [
+    "air_conditioner",
+    "car_horn",
+    "children_playing",
+    "dog_bark",
+    "drilling",
+    "engine_idling",
+    "gun_shot",
+    "jackhammer",
+    "siren",
+    "street_music",
+]
 RATES = [8000, 16000, 22050, 44100, 48000, 96000]
-SUBTYPES = [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "PCM_U8"), ("WAV", "FLOAT"), ("WAVEX", "PCM_24"), ("WAVEX", "PCM_32")]
+SUBTYPES = [
+    ("WAV", "PCM_16"),
+    ("WAV", "PCM_24"),
+    ("WAV", "PCM_U8"),
+    ("WAV", "FLOAT"),
+    ("WAVEX", "PCM_24"),
+    ("WAVEX", "PCM_32"),
+]
 
 
 def _render_job(job: tuple[str, int, float, int, str, str, int, list[int]]) -> None:
@@ -53,7 +70,18 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
                 fmt, subtype = SUBTYPES[int(rng.integers(len(SUBTYPES)))]
                 channels = int(rng.choice([1, 2]))
                 name = f"{fsid}-{cid}-{occ}-0.wav"
-                jobs.append((str(root / "audio" / f"fold{fold}" / name), cid, duration, sr, fmt, subtype, channels, [seed, fold, cid, occ]))
+                jobs.append(
+                    (
+                        str(root / "audio" / f"fold{fold}" / name),
+                        cid,
+                        duration,
+                        sr,
+                        fmt,
+                        subtype,
+                        channels,
+                        [seed, fold, cid, occ],
+                    )
+                )
                 key = f"{sr}Hz/{channels}ch/{fmt}-{subtype}"
                 formats[key] = formats.get(key, 0) + 1
                 start = round(float(rng.uniform(0, 60)), 6)
@@ -65,3 +93,6 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
         writer.writerow(["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"])
         writer.writerows(sorted(rows))
     return {"clips": len(rows), "classes": len(CLASSES), "formats": len(formats)}
+
+
+DEMO = DemoDataset("urbansound8k", folder="UrbanSound8K", version="2", generate=generate)

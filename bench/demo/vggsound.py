@@ -5,9 +5,9 @@ quoted; some ids start with ``-``) and media named ``{ytid}_{start:06d}.mp4`` un
 A few rows have no media, as in every real copy. Clips last 5 s (the real ones 10 s; the paper
 distils from a 5-s window anyway), video 64×64 at 30 fps (MPEG-4 Part 2), audio AAC 16 kHz mono.
 There are 22 classes (real VGGSound labels) whose sounds are shared with the other demo sets
-through :func:`bench.demo.sounds.concept_recipes`. Each class draws a shape with its own colour and motion; position, size, brightness and
-background vary per clip, so a frozen image model's embeddings cluster by class without
-being constant.
+through :func:`bench.demo.sounds.concept_recipes`. Each class draws a shape with its own colour
+and motion; position, size, brightness and background vary per clip, so a frozen image model's
+embeddings cluster by class without being constant.
 """
 
 from __future__ import annotations
@@ -20,21 +20,35 @@ from typing import Any
 import av
 import numpy as np
 
+from bench.demo import DemoDataset
 from bench.demo.parallel import map_jobs
 from bench.demo.sounds import Nuisance, concept_recipes, render_clip
-
-version = "2"
 
 # Real VGGSound labels (data/stat.csv of the authors' repository), each mapped to a concept of the
 # shared demo sound world so that pre-training on this set can transfer to the other demo sets.
 LABEL_CONCEPTS = {
-    "dog barking": "dog", "chicken crowing": "rooster", "raining": "rain", "sea waves": "sea_waves",
-    "fire crackling": "crackling_fire", "baby crying": "crying_baby", "people sneezing": "sneezing",
-    "helicopter": "helicopter", "chainsawing trees": "chainsaw", "frog croaking": "frog", "cat meowing": "cat",
-    "crow cawing": "crow", "wind noise": "wind", "people coughing": "coughing",
-    "typing on computer keyboard": "keyboard_typing", "vacuum cleaner cleaning floors": "vacuum_cleaner",
-    "ambulance siren": "siren", "church bell ringing": "church_bells", "heart sounds, heartbeat": "heartbeat",
-    "engine accelerating, revving, vroom": "engine", "cattle, bovinae cowbell": "cowbell", "people marching": "marching",
+    "dog barking": "dog",
+    "chicken crowing": "rooster",
+    "raining": "rain",
+    "sea waves": "sea_waves",
+    "fire crackling": "crackling_fire",
+    "baby crying": "crying_baby",
+    "people sneezing": "sneezing",
+    "helicopter": "helicopter",
+    "chainsawing trees": "chainsaw",
+    "frog croaking": "frog",
+    "cat meowing": "cat",
+    "crow cawing": "crow",
+    "wind noise": "wind",
+    "people coughing": "coughing",
+    "typing on computer keyboard": "keyboard_typing",
+    "vacuum cleaner cleaning floors": "vacuum_cleaner",
+    "ambulance siren": "siren",
+    "church bell ringing": "church_bells",
+    "heart sounds, heartbeat": "heartbeat",
+    "engine accelerating, revving, vroom": "engine",
+    "cattle, bovinae cowbell": "cowbell",
+    "people marching": "marching",
 }
 LABELS = list(LABEL_CONCEPTS)
 SHAPES = ["disc", "square", "hstripes", "vstripes", "checker", "ring", "cross", "diagonal", "dots", "triangle"]
@@ -86,9 +100,14 @@ def frame_for(label: int, t: float, rng_params: dict[str, float]) -> np.ndarray:
 
 def write_clip(path: Path, audio: np.ndarray, label: int, rng: np.random.Generator) -> None:
     params = {
-        "cx": rng.uniform(0.3, 0.7), "cy": rng.uniform(0.3, 0.7), "phase": rng.uniform(0, 1),
-        "scale": rng.uniform(0.15, 0.3), "bright": rng.uniform(0.6, 1.0),
-        "bg_r": rng.uniform(0, 0.35), "bg_g": rng.uniform(0, 0.35), "bg_b": rng.uniform(0, 0.35),
+        "cx": rng.uniform(0.3, 0.7),
+        "cy": rng.uniform(0.3, 0.7),
+        "phase": rng.uniform(0, 1),
+        "scale": rng.uniform(0.15, 0.3),
+        "bright": rng.uniform(0.6, 1.0),
+        "bg_r": rng.uniform(0, 0.35),
+        "bg_g": rng.uniform(0, 0.35),
+        "bg_b": rng.uniform(0, 0.35),
     }
     with av.open(str(path), "w") as container:
         vs = container.add_stream("mpeg4", rate=FPS)
@@ -155,4 +174,13 @@ def generate(root: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
     map_jobs(_render_job, jobs)
     with (root / "vggsound.csv").open("w", newline="") as fh:
         csv.writer(fh).writerows(rows)  # headerless, quotes only labels that need it
-    return {"clips": len(rows) - missing, "missing_media": missing, "classes": len(LABELS), "fps": FPS, "duration_s": DURATION_S}
+    return {
+        "clips": len(rows) - missing,
+        "missing_media": missing,
+        "classes": len(LABELS),
+        "fps": FPS,
+        "duration_s": DURATION_S,
+    }
+
+
+DEMO = DemoDataset("vggsound", folder="VGGSound", version="2", generate=generate)

@@ -33,10 +33,12 @@ class _RegisteredEncoderModules(importlib.abc.MetaPathFinder, importlib.abc.Load
         return None
 
     def exec_module(self, module: ModuleType) -> None:
-        from bench.hear import make_api
+        from bench.hear_export import make_api
 
         name = module.__name__[len(self.prefix) :]
-        for attr, fn in zip(("load_model", "get_scene_embeddings", "get_timestamp_embeddings"), make_api(name), strict=True):
+        for attr, fn in zip(
+            ("load_model", "get_scene_embeddings", "get_timestamp_embeddings"), make_api(name), strict=True
+        ):
             setattr(module, attr, fn)
 
 

@@ -1,5 +1,5 @@
-"""HEAR module for bench's ``logmel``: ``hear-validator bench.hear_modules.logmel`` (see :mod:`bench.hear`)."""
+"""HEAR module for bench's ``logmel``: ``hear-validator bench.hear_modules.logmel`` (see :mod:`bench.hear_export`)."""
 
-from bench.hear import make_api
+from bench.hear_export import make_api
 
 load_model, get_scene_embeddings, get_timestamp_embeddings = make_api("logmel")

@@ -1,5 +1,8 @@
-"""HEAR module for bench's ``wav2clip``: ``hear-validator bench.hear_modules.wav2clip`` (see :mod:`bench.hear`)."""
+"""HEAR module for bench's ``wav2clip``: ``hear-validator bench.hear_modules.wav2clip``.
 
-from bench.hear import make_api
+See :mod:`bench.hear_export`.
+"""
+
+from bench.hear_export import make_api
 
 load_model, get_scene_embeddings, get_timestamp_embeddings = make_api("wav2clip")

@@ -5,13 +5,19 @@ one) and returns fold results, predictions and scores; the runner wraps them in 
 :class:`~bench.results.ResultRecord`. Protocols declare which task kinds they serve, which
 embedding level they need, and which encoder sides; a cell whose encoder lacks a needed side
 is recorded as "n/a" instead of crashing.
+
+Encoders that train on the audio themselves (the supervised baseline) have no frozen
+embeddings: they implement :class:`EndToEndEncoder`, whose protocol takes the place of the
+protocol with the same ``short`` name (the probe, so its results fill the same table cells);
+every other protocol is "n/a" for them.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, runtime_checkable
+from typing import Protocol as TypingProtocol
 
 import numpy as np
 
@@ -65,12 +71,34 @@ class Protocol(ABC):
     def run(self, ctx: ProtocolContext) -> ProtocolOutput: ...
 
 
-PROTOCOLS: Registry[Protocol] = Registry("protocol", entry_point_group="bench.protocols")
-PROTOCOLS.register("probe", "bench.protocols.classification:MLPProbeProtocol", origin="bench built-in")
-PROTOCOLS.register("zeroshot", "bench.protocols.zeroshot:ZeroShotProtocol", origin="bench built-in")
-PROTOCOLS.register("audio-retrieval", "bench.protocols.audio_retrieval:AudioRetrievalProtocol", origin="bench built-in")
-PROTOCOLS.register("cmr", "bench.protocols.cross_modal:CrossModalRetrievalProtocol", origin="bench built-in")
-PROTOCOLS.register("captioning", "bench.protocols.captioning:CaptioningProtocol", origin="bench built-in")
+@runtime_checkable
+class EndToEndEncoder(TypingProtocol):
+    """An encoder that trains on each task's audio instead of producing frozen embeddings."""
+
+    def end_to_end_protocol(self) -> Protocol:
+        """The protocol run in place of the registered one with the same ``short`` name."""
+        ...
+
+
+def cell_protocol(encoder: Encoder, protocol: Protocol) -> Protocol | None:
+    """The protocol ``encoder`` runs in ``protocol``'s cell; None marks the cell "n/a"."""
+    if not isinstance(encoder, EndToEndEncoder):
+        return protocol
+    own = encoder.end_to_end_protocol()
+    return own if own.short == protocol.short else None
+
+
+PROTOCOLS: Registry[Protocol] = Registry(
+    "protocol",
+    entry_point_group="bench.protocols",
+    builtins={
+        "probe": "bench.protocols.classification:MLPProbeProtocol",
+        "zeroshot": "bench.protocols.zeroshot:ZeroShotProtocol",
+        "audio-retrieval": "bench.protocols.audio_retrieval:AudioRetrievalProtocol",
+        "cmr": "bench.protocols.cross_modal:CrossModalRetrievalProtocol",
+        "captioning": "bench.protocols.captioning:CaptioningProtocol",
+    },
+)
 
 
 def get_protocol(name: str) -> Protocol:

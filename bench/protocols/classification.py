@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from bench.metrics import get_metric
+from bench.metrics import get_metric, score
 from bench.probe import ProbeConfig, fit_probe
 from bench.progress import progress_bar
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
@@ -61,19 +62,29 @@ def probe_split(
     """Train on ``split.train``, early-stop on ``split.val``, score ``split.test``."""
     multilabel = task.kind == "multilabel"
     train, val, test = usable(split.train, view), usable(split.val, view), usable(split.test, view)
-    x_tr, x_va, x_te = view.matrix([c.id for c in train]), view.matrix([c.id for c in val]), view.matrix([c.id for c in test])
+    x_tr, x_va, x_te = (
+        view.matrix([c.id for c in train]),
+        view.matrix([c.id for c in val]),
+        view.matrix([c.id for c in test]),
+    )
     y_tr, y_va = label_matrix(train, n_classes, multilabel), label_matrix(val, n_classes, multilabel)
     y_te = label_matrix(test, n_classes, multilabel)
     primary = get_metric(task.primary_metric)
+    primary_fn = partial(score, primary.name)
     with torch_threads(1 if device == "cpu" else None):
         probe = fit_probe(
-            x_tr, y_tr, x_va, y_va, n_classes, "multilabel" if multilabel else "multiclass",
+            x_tr,
+            y_tr,
+            x_va,
+            y_va,
+            n_classes,
+            "multilabel" if multilabel else "multiclass",
             ProbeConfig(**{**cfg.as_dict(), "seed": split.seed}),
-            val_score=primary.fn if primary.higher_is_better else (lambda y, s: -primary.fn(y, s)),
+            val_score=primary_fn if primary.higher_is_better else (lambda y, s: -primary_fn(y, s)),
             device=device,
         )
         scores = probe.scores(x_te)
-    metrics = {name: get_metric(name).fn(y_te, scores) for name in task.metrics}
+    metrics = {name: score(name, y_te, scores) for name in task.metrics}
     fold = FoldResult(
         fold=split.name,
         metrics=metrics,
@@ -100,7 +111,9 @@ class MLPProbeProtocol(Protocol):
     def run(self, ctx: ProtocolContext) -> ProtocolOutput:
         assert ctx.view is not None
         cfg = self.config(ctx)
-        splits = make_splits(ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1)))
+        splits = make_splits(
+            ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1))
+        )
         n_classes = len(ctx.dataset.classes)
         folds: list[FoldResult] = []
         ids: list[str] = []

@@ -43,7 +43,9 @@ def first_relevant_ranks(sim: np.ndarray, relevant: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(best), ahead + 1, np.inf)
 
 
-def mrr_both_ways(audio: np.ndarray, image: np.ndarray, labels: np.ndarray, chunk: int = 1024) -> tuple[float, float, np.ndarray, np.ndarray]:
+def mrr_both_ways(
+    audio: np.ndarray, image: np.ndarray, labels: np.ndarray, chunk: int = 1024
+) -> tuple[float, float, np.ndarray, np.ndarray]:
     """(MRR audio→image, MRR image→audio, ranks a→i, ranks i→a) by cosine similarity."""
     a, im = l2n(audio.astype(np.float64)), l2n(image.astype(np.float64))
     ranks_a2i = np.empty(len(a))
@@ -102,9 +104,16 @@ class CrossModalRetrievalProtocol(Protocol):
         size = int(p["frame_size"]) if p["frame_size"] is not None else None
         store = ctx.store if ctx.store is not None else EmbeddingStore(paths.cache_dir())
         images = extract_image_embeddings(
-            ctx.encoder.embed_images, ctx.encoder.name, ctx.encoder.fingerprint(), ctx.dataset, store,
-            fps=p["fps"], size=size, window_rule="whole:" + "+".join(ctx.task.test_splits),
-            clips=videos, show_progress=ctx.show_progress,
+            ctx.encoder.embed_images,
+            ctx.encoder.name,
+            ctx.encoder.fingerprint(),
+            ctx.dataset,
+            store,
+            fps=p["fps"],
+            size=size,
+            window_rule="whole:" + "+".join(ctx.task.test_splits),
+            clips=videos,
+            show_progress=ctx.show_progress,
         )
         assert images is not None
         clips = [c for c in videos if c.id in ctx.view and c.id in images]
@@ -113,13 +122,26 @@ class CrossModalRetrievalProtocol(Protocol):
         ids = [c.id for c in clips]
         labels = np.array([int(c.target) for c in clips])  # type: ignore[arg-type]
         mrr_a2i, mrr_i2a, r_a2i, r_i2a = mrr_both_ways(ctx.view.matrix(ids), images.matrix(ids), labels)
-        fold = FoldResult(fold="test", metrics={"mrr_a2i": mrr_a2i, "mrr_i2a": mrr_i2a}, n_test=len(clips),
-                          info={"chance_mrr": chance_mrr(labels)})
+        fold = FoldResult(
+            fold="test",
+            metrics={"mrr_a2i": mrr_a2i, "mrr_i2a": mrr_i2a},
+            n_test=len(clips),
+            info={"chance_mrr": chance_mrr(labels)},
+        )
         return ProtocolOutput(
             folds=[fold],
-            predictions={"ids": ids, "target": labels.tolist(), "rank_a2i": r_a2i.astype(int).tolist(), "rank_i2a": r_i2a.astype(int).tolist()},
+            predictions={
+                "ids": ids,
+                "target": labels.tolist(),
+                "rank_a2i": r_a2i.astype(int).tolist(),
+                "rank_i2a": r_i2a.astype(int).tolist(),
+            },
             params=p,
             metrics=("mrr_a2i", "mrr_i2a"),
-            extra={"image_failed": dict(images.failed), "no_video": [c.id for c in test if not c.extra.get("video", True)],
-                   "chance_mrr": fold.info["chance_mrr"], "n_queries": len(clips)},
+            extra={
+                "image_failed": dict(images.failed),
+                "no_video": [c.id for c in test if not c.extra.get("video", True)],
+                "chance_mrr": fold.info["chance_mrr"],
+                "n_queries": len(clips),
+            },
         )

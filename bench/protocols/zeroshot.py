@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.metrics import get_metric
+from bench.metrics import score
 from bench.prompts import label_text, parse_templates
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
 from bench.protocols.classification import label_matrix, prediction_table, usable
@@ -96,7 +96,7 @@ class ZeroShotProtocol(Protocol):
             cos = audio @ text.T
             scores = cos if multilabel else softmax(cos)
             y = label_matrix(clips, len(ctx.dataset.classes), multilabel)
-            metrics = {m: get_metric(m).fn(y, scores) for m in ctx.task.metrics}
+            metrics = {m: score(m, y, scores) for m in ctx.task.metrics}
             folds.append(FoldResult(fold=name, metrics=metrics, n_test=len(clips)))
             ids += [c.id for c in clips]
             names += [name] * len(clips)

@@ -18,11 +18,11 @@ from bench.results import ResultRecord
 
 
 def matrix_from_record(record: ResultRecord) -> tuple[np.ndarray, list[str]]:
-    classes = list(record.task["classes"])
+    classes = list(record.task.classes)
     preds = record.predictions
     if "pred" not in preds or "target" not in preds:
         raise ValueError(
-            f"{record.encoder['label']} / {record.task['name']} / {record.protocol['id']}: the record holds no "
+            f"{record.encoder.label} / {record.task.name} / {record.protocol.id}: the record holds no "
             "single-label predictions, so there is no confusion matrix (multi-label or n/a cell)"
         )
     cm = confusion_matrix(preds["target"], preds["pred"], labels=list(range(len(classes))))
@@ -70,9 +70,20 @@ def plot_matrix(
                 if abs(v) < 0.005:
                     continue
                 txt = f"{v:+.2f}" if diff else f"{v:.2f}"
-                ax.text(j, i, txt, ha="center", va="center", fontsize=6,
-                        color="white" if (not diff and v > 0.6) or (diff and abs(v) > 0.6 * float(np.abs(mat).max())) else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="A − B (row-normalised)" if diff else "fraction of true class")
+                ax.text(
+                    j,
+                    i,
+                    txt,
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white"
+                    if (not diff and v > 0.6) or (diff and abs(v) > 0.6 * float(np.abs(mat).max()))
+                    else "black",
+                )
+    fig.colorbar(
+        im, ax=ax, fraction=0.046, pad=0.04, label="A − B (row-normalised)" if diff else "fraction of true class"
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -87,8 +98,9 @@ def confusion_paths(record_path: Path) -> tuple[Path, Path]:
 def _title(record: ResultRecord) -> str:
     demo = " [demo data]" if record.data_kind == "demo" else ""
     metric = record.primary_metric
-    s = record.summary.get(metric, {})
-    return f"{record.encoder['label']} on {record.task['title']} ({record.protocol['short']}){demo}\n{metric} {s.get('mean', float('nan')):.3f}"
+    s = record.summary.get(metric)
+    mean = s.mean if s is not None else float("nan")
+    return f"{record.encoder.label} on {record.task.title} ({record.protocol.short}){demo}\n{metric} {mean:.3f}"
 
 
 def write_confusion(record: ResultRecord, record_path: Path) -> tuple[Path, Path]:
@@ -121,8 +133,14 @@ def write_difference(a: ResultRecord, b: ResultRecord, out: Path) -> tuple[Path,
     panels = [
         (normalise_rows(cm_a), _panel_title(a), "Blues", 0.0, 1.0, "fraction of true class"),
         (normalise_rows(cm_b), _panel_title(b), "Blues", 0.0, 1.0, "fraction of true class"),
-        (diff, f"{a.encoder['label']} − {b.encoder['label']}\n(red: {a.encoder['label']} higher)", "RdBu_r", -lim, lim,
-         "difference of row-normalised rates"),
+        (
+            diff,
+            f"{a.encoder.label} − {b.encoder.label}\n(red: {a.encoder.label} higher)",
+            "RdBu_r",
+            -lim,
+            lim,
+            "difference of row-normalised rates",
+        ),
     ]
     for k, (ax, (mat, title, cmap, lo, hi, bar)) in enumerate(zip(axes, panels, strict=True)):
         im = ax.imshow(mat, cmap=cmap, vmin=lo, vmax=hi)
@@ -135,7 +153,7 @@ def write_difference(a: ResultRecord, b: ResultRecord, out: Path) -> tuple[Path,
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=bar)
     axes[0].set_ylabel("true")
     demo = " [demo data]" if a.data_kind == "demo" else ""
-    fig.suptitle(f"{a.task['title']}: confusion matrices and their difference{demo}")
+    fig.suptitle(f"{a.task.title}: confusion matrices and their difference{demo}")
     fig.tight_layout()
     png = out.with_suffix(".png")
     png.parent.mkdir(parents=True, exist_ok=True)
@@ -146,8 +164,9 @@ def write_difference(a: ResultRecord, b: ResultRecord, out: Path) -> tuple[Path,
 
 def _panel_title(record: ResultRecord) -> str:
     metric = record.primary_metric
-    mean = record.summary.get(metric, {}).get("mean", float("nan"))
-    return f"{record.encoder['label']}\n{metric} {mean:.3f}"
+    s = record.summary.get(metric)
+    mean = s.mean if s is not None else float("nan")
+    return f"{record.encoder.label}\n{metric} {mean:.3f}"
 
 
 def _annotate(ax: Any, mat: np.ndarray, diff: bool) -> None:
@@ -159,5 +178,12 @@ def _annotate(ax: Any, mat: np.ndarray, diff: bool) -> None:
             if abs(v) < 0.005:
                 continue
             strong = abs(v) > (0.6 * peak if diff else 0.6)
-            ax.text(j, i, f"{v:+.2f}" if diff else f"{v:.2f}", ha="center", va="center", fontsize=6,
-                    color="white" if strong else "black")
+            ax.text(
+                j,
+                i,
+                f"{v:+.2f}" if diff else f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if strong else "black",
+            )

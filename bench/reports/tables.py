@@ -1,56 +1,90 @@
-"""The paper's table layouts, filled from result records.
+"""Leaderboard tables, their columns declared by the tasks, filled from result records.
 
-A column is (task, protocol, metric). Table 2 uses the probe for encoder rows and the
-zero-shot protocol for "(ZS)" rows. Cells show mean ± std over folds or trials; "n/a" where
-the encoder lacks a side the protocol needs; "—" where nothing was run.
+Each task lists the columns it fills (:class:`bench.task.TableColumn`: the table, the header,
+the protocol and the metric shown, and the key of the paper's published number); the tables
+are those columns in task order, so a registered task joins Table 2 (or a table of its own)
+without editing this file. Encoder rows show the column's protocol; tasks with zero-shot
+prompts also fill "(ZS)" rows from the zero-shot protocol. A record holding several
+decodings (captioning) gives one row per decoding. Cells show mean ± std over folds or
+trials; "n/a" where the encoder lacks a side the protocol needs; "—" where nothing was run.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.results import ResultRecord
+from bench.registry import RegistryError
+from bench.results import MetricSummary, ResultRecord
+from bench.task import TASKS, TaskSpec
+
+TABLE_TITLES = {
+    "table2": "Table 2: classification and retrieval",
+    "table3": "Table 3: audio captioning (Clotho evaluation)",
+}
+ROW_ORDER = ["logmel", "supervised", "openl3", "yamnet", "wav2clip"]
 
 
 @dataclass(frozen=True)
 class Column:
-    header: str
     task: str
+    header: str
     protocol: str
     metric: str
-    key: str
+    paper_key: str | None
+    zero_shot: bool  # "(ZS)" rows fill this column from the zero-shot protocol
 
 
-TABLE2 = [
-    Column("ESC-50<br>ACC", "esc50", "probe", "accuracy", "esc50"),
-    Column("UrbanSound8K<br>ACC", "urbansound8k", "probe", "accuracy", "urbansound8k"),
-    Column("FSD50K<br>mAP", "fsd50k", "probe", "mAP", "fsd50k"),
-    Column("VGGSound<br>mAP", "vggsound", "probe", "mAP", "vggsound"),
-    Column("TAU Audio Only<br>ACC", "tau", "probe", "accuracy", "tau"),
-    Column("DESED (AR)<br>F1", "desed", "audio-retrieval", "f1", "desed"),
-    Column("VGGSound (CMR)<br>A→I MRR", "vggsound_cmr", "cmr", "mrr_a2i", "cmr_a2i"),
-    Column("VGGSound (CMR)<br>I→A MRR", "vggsound_cmr", "cmr", "mrr_i2a", "cmr_i2a"),
-]
-ZS_TASKS = {"esc50", "urbansound8k", "fsd50k", "vggsound", "tau"}
+@dataclass(frozen=True)
+class Table:
+    id: str
+    title: str
+    columns: tuple[Column, ...]
 
-TABLE3 = [
-    Column("B1", "clotho", "captioning", "bleu_1", "bleu_1"),
-    Column("B2", "clotho", "captioning", "bleu_2", "bleu_2"),
-    Column("B3", "clotho", "captioning", "bleu_3", "bleu_3"),
-    Column("B4", "clotho", "captioning", "bleu_4", "bleu_4"),
-    Column("M", "clotho", "captioning", "meteor", "meteor"),
-    Column("RL", "clotho", "captioning", "rouge_l", "rouge_l"),
-    Column("Cr", "clotho", "captioning", "cider", "cider"),
-    Column("S", "clotho", "captioning", "spice", "spice"),
-    Column("Sr", "clotho", "captioning", "spider", "spider"),
-]
+    @property
+    def headers(self) -> list[str]:
+        return ["Model", *[c.header for c in self.columns]]
 
-ROW_ORDER = ["logmel", "supervised", "openl3", "yamnet", "wav2clip"]
+    @property
+    def tasks(self) -> set[str]:
+        return {c.task for c in self.columns}
+
+
+def registered_tasks() -> list[TaskSpec]:
+    """Every task declaration that imports (a broken plugin is reported, not fatal)."""
+    specs = []
+    for name in TASKS.names():
+        try:
+            specs.append(TASKS.get(name))
+        except RegistryError as exc:
+            print(f"bench: task {name!r} left out of the tables: {exc}", file=sys.stderr)
+    return specs
+
+
+def tables(specs: Iterable[TaskSpec]) -> list[Table]:
+    """The tables the tasks' columns make: columns in task order; tables by their first task."""
+    by_table: dict[str, list[tuple[tuple[int, str], Column]]] = {}
+    for spec in specs:
+        for c in spec.table_columns:
+            column = Column(
+                spec.name,
+                c.header,
+                c.protocol,
+                c.metric,
+                c.paper_key,
+                spec.zero_shot is not None and c.protocol == "probe",
+            )
+            by_table.setdefault(c.table, []).append(((spec.order, spec.name), column))
+    out = []
+    for table_id, cols in by_table.items():
+        cols = sorted(cols, key=lambda kc: kc[0])  # stable: a task's own columns keep their order
+        out.append((cols[0][0], Table(table_id, TABLE_TITLES.get(table_id, table_id), tuple(c for _, c in cols))))
+    return [t for _, t in sorted(out, key=lambda kt: (kt[0], kt[1].id))]
 
 
 def fmt(value: float | None, std: float | None = None, digits: int = 4) -> str:
@@ -70,9 +104,8 @@ def cell_text(record: ResultRecord | None, metric: str) -> str:
         return record.status
     s = record.summary.get(metric)
     if s is None:
-        unavailable = record.protocol.get("unavailable", {})
-        return "unavailable" if metric in unavailable else "—"
-    return fmt(s.get("mean"), s.get("std"))
+        return "unavailable" if metric in (record.protocol.unavailable or {}) else "—"
+    return fmt(s.mean, s.std)
 
 
 def _sort_key(label: str) -> tuple[int, str]:
@@ -84,46 +117,44 @@ def index_records(records: Iterable[ResultRecord]) -> dict[tuple[str, str, str, 
     """(data kind, encoder label, task, protocol short) → record."""
     out: dict[tuple[str, str, str, str], ResultRecord] = {}
     for r in records:
-        out[(r.data_kind, r.encoder["label"], r.task["name"], r.protocol["short"])] = r
+        out[(r.data_kind, r.encoder.label, r.task.name, r.protocol.short)] = r
     return out
 
 
-def table2_rows(records: list[ResultRecord], data_kind: str) -> list[list[str]]:
+def table_rows(table: Table, records: Sequence[ResultRecord], data_kind: str) -> list[list[str]]:
+    """Encoder rows (one per decoding where records hold several), then "(ZS)" rows."""
     idx = index_records(records)
-    labels = sorted({r.encoder["label"] for r in records if r.data_kind == data_kind}, key=_sort_key)
+    labels = sorted({r.encoder.label for r in records if r.data_kind == data_kind}, key=_sort_key)
     rows = []
     for label in labels:
-        if any((data_kind, label, c.task, c.protocol) in idx for c in TABLE2):
-            rows.append([label] + [cell_text(idx.get((data_kind, label, c.task, c.protocol)), c.metric) for c in TABLE2])
+        cells = [idx.get((data_kind, label, c.task, c.protocol)) for c in table.columns]
+        if all(r is None for r in cells):
+            continue
+        views = [dict(decoding_views(r)) if r is not None else {} for r in cells]
+        decodings: list[str | None] = list(dict.fromkeys(d for v in views for d in v if d is not None))
+        for decoding in decodings or [None]:
+            name = f"{label} ({decoding})" if decoding else label
+            shown = [v.get(decoding, r) for v, r in zip(views, cells, strict=True)]
+            rows.append([name] + [cell_text(r, c.metric) for r, c in zip(shown, table.columns, strict=True)])
+    if not any(c.zero_shot for c in table.columns):
+        return rows
     for label in labels:
-        zs = [idx.get((data_kind, label, c.task, "zeroshot")) if c.task in ZS_TASKS else None for c in TABLE2]
+        zs = [idx.get((data_kind, label, c.task, "zeroshot")) if c.zero_shot else None for c in table.columns]
         if any(z is not None for z in zs):
-            rows.append([f"{label} (ZS)"] + [cell_text(z, c.metric) if c.task in ZS_TASKS else "" for z, c in zip(zs, TABLE2, strict=True)])
-    return rows
-
-
-def table3_rows(records: list[ResultRecord], data_kind: str) -> list[list[str]]:
-    idx = index_records(records)
-    labels = sorted({r.encoder["label"] for r in records if r.data_kind == data_kind}, key=_sort_key)
-    rows = []
-    for label in labels:
-        recs = [(key, r) for key, r in idx.items() if key[:2] == (data_kind, label) and key[2] == "clotho"]
-        for (_, _, _, proto), rec in sorted(recs, key=lambda kv: kv[0][3]):
-            if proto != "captioning" and not proto.startswith("captioning"):
-                continue
-            for decode, view in decoding_views(rec):
-                name = f"{label} ({decode})" if decode else label
-                rows.append([name] + [cell_text(view, c.metric) for c in TABLE3])
+            cells_zs = [cell_text(z, c.metric) if c.zero_shot else "" for z, c in zip(zs, table.columns, strict=True)]
+            rows.append([f"{label} (ZS)", *cells_zs])
     return rows
 
 
 def decoding_views(rec: ResultRecord) -> list[tuple[str | None, ResultRecord]]:
     """One (decoding, record) per decoding a captioning record holds in ``protocol.decodings``."""
-    decodings = rec.protocol.get("decodings")
-    if rec.status != "ok" or not isinstance(decodings, dict):
-        return [(rec.protocol.get("decoding"), rec)]
-    return [(name, replace(rec, summary={m: {"mean": v, "std": float("nan"), "n": 1} for m, v in values.items()}))
-            for name, values in decodings.items()]
+    decodings = rec.protocol.decodings
+    if rec.status != "ok" or decodings is None:
+        return [(rec.protocol.decoding, rec)]
+    return [
+        (name, replace(rec, summary={m: MetricSummary(v, float("nan"), 1) for m, v in values.items()}))
+        for name, values in decodings.items()
+    ]
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -137,16 +168,17 @@ def load_paper_reference(path: Path) -> dict[str, Any]:
     return data
 
 
-def paper_rows(ref: dict[str, Any], table: str, columns: list[Column]) -> list[list[str]]:
+def paper_rows(ref: dict[str, Any], table: Table) -> list[list[str]]:
+    """The paper's published rows of ``table`` (empty cells where the paper has no number)."""
     rows = []
-    for row in ref[table]["rows"]:
+    for row in ref[table.id]["rows"]:
         cells = []
-        for c in columns:
-            v = row["values"].get(c.key)
+        for c in table.columns:
+            v = row["values"].get(c.paper_key) if c.paper_key else None
             if v is None:
                 cells.append("")
             else:
-                cite = row.get("cite", {}).get(c.key)
+                cite = row.get("cite", {}).get(c.paper_key)
                 cells.append(f"{v}" + (f" [{cite}]" if cite else ""))
         rows.append([f"{row['model']} ‡"] + cells)
     return rows

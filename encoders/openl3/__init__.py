@@ -32,8 +32,9 @@ import numpy as np
 import torch
 
 from bench import paths
-from bench.encoder import Encoder, FrameEmbeddings, NotSupportedError, sha256_file
+from bench.encoder import Encoder, FrameEmbeddings, NotSupportedError
 from bench.frameworks import module_available
+from bench.hashing import sha256_file
 from encoders._frames import pool_to_windows
 
 RANDOM = "random"
@@ -50,10 +51,6 @@ FIX_WEIGHTS = (
 
 def audio_file_name(content_type: str) -> str:
     return f"openl3_audio_mel256_{content_type}.h5"
-
-
-def image_file_name(content_type: str) -> str:
-    return f"openl3_image_mel256_{content_type}.h5"
 
 
 def default_weight_dirs() -> list[Path]:
@@ -79,7 +76,6 @@ class OpenL3Encoder(Encoder):
     name = "openl3"
     version = "1"
     sample_rate = 48000
-    frame_hop_s = 0.1
     preferred_batch_size = 4
 
     def __init__(
@@ -123,7 +119,6 @@ class OpenL3Encoder(Encoder):
         # to keep the demo CPU-friendly (OpenL3 costs ~20 GFLOP per window) unless hop_s is given
         stand_in = self.random_weights and not self.random_requested
         self.hop_s = float(hop_s) if hop_s is not None else (DEMO_HOP_S if stand_in else PUBLISHED_HOP_S)
-        self.frame_hop_s = self.hop_s
         self._audio: Any = None
         self._image: Any = None
         self._weights_id: str | None = None
@@ -138,8 +133,8 @@ class OpenL3Encoder(Encoder):
             raise FileNotFoundError(f"openl3: weights file {p} not found; {FIX_WEIGHTS.format(c=self.content_type)}")
         return p
 
-    @staticmethod
-    def availability() -> tuple[bool, str]:
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
         found = {c: find_default_weights(c) for c in CONTENT_TYPES}
         if found["env"] is not None:
             return True, f"official weights at {found['env'].parent}"
@@ -151,8 +146,13 @@ class OpenL3Encoder(Encoder):
 
     def options(self) -> dict[str, Any]:
         return {
-            "input_repr": "mel256", "content_type": self.content_type, "embedding_size": self.embedding_dim,
-            "hop_s": self.hop_s, "center": True, "backend": self.backend, "pooling": "mean",
+            "input_repr": "mel256",
+            "content_type": self.content_type,
+            "embedding_size": self.embedding_dim,
+            "hop_s": self.hop_s,
+            "center": True,
+            "backend": self.backend,
+            "pooling": "mean",
             "frontend": "librosa-like-torch" if self.backend == "torch" else "openl3-kapre",
         }
 
@@ -178,8 +178,10 @@ class OpenL3Encoder(Encoder):
 
     def refusal(self, data_kind: str) -> str | None:
         if data_kind == "real" and self.random_weights and not self.random_requested:
-            return ("openl3: no OpenL3 weights on this machine, refusing random weights on real data; "
-                    + FIX_WEIGHTS.format(c=self.content_type))
+            return (
+                "openl3: no OpenL3 weights on this machine, refusing random weights on real data; "
+                + FIX_WEIGHTS.format(c=self.content_type)
+            )
         return None
 
     def audio_model(self) -> Any:
@@ -242,9 +244,14 @@ class OpenL3Encoder(Encoder):
         import openl3
 
         embs, tss = openl3.get_audio_embedding(
-            [np.asarray(w, dtype=np.float32) for w in waves], self.sample_rate, input_repr="mel256",
-            content_type=self.content_type, embedding_size=self.embedding_dim, center=True,
-            hop_size=self.hop_s, verbose=False,
+            [np.asarray(w, dtype=np.float32) for w in waves],
+            self.sample_rate,
+            input_repr="mel256",
+            content_type=self.content_type,
+            embedding_size=self.embedding_dim,
+            center=True,
+            hop_size=self.hop_s,
+            verbose=False,
         )
         return [(np.asarray(e, np.float32), np.asarray(t, np.float64)) for e, t in zip(embs, tss, strict=True)]
 
@@ -273,4 +280,3 @@ class OpenL3Encoder(Encoder):
     def close(self) -> None:
         self._audio = None
         self._image = None
-

@@ -79,9 +79,12 @@ def load_l3_stack(stack: L3Stack, path: Path, embedding_layer: str) -> None:
             if kind == "conv":
                 assert isinstance(module, nn.Conv2d)
                 if "kernel" not in arrays or "bias" not in arrays:
-                    raise OpenL3WeightsError(f"{path}: layer {name!r} should be a conv (kernel, bias), has {sorted(arrays)}")
+                    raise OpenL3WeightsError(
+                        f"{path}: layer {name!r} should be a conv (kernel, bias), has {sorted(arrays)}"
+                    )
                 kernel = torch.from_numpy(arrays["kernel"]).permute(3, 2, 0, 1)
                 _copy(module.weight, kernel, path, name, "kernel")
+                assert module.bias is not None  # the L3 convs all have a bias
                 _copy(module.bias, torch.from_numpy(arrays["bias"]), path, name, "bias")
             else:
                 assert isinstance(module, nn.BatchNorm2d)
@@ -97,5 +100,7 @@ def load_l3_stack(stack: L3Stack, path: Path, embedding_layer: str) -> None:
 
 def _copy(dst: torch.Tensor, src: torch.Tensor, path: Path, layer: str, what: str) -> None:
     if tuple(dst.shape) != tuple(src.shape):
-        raise OpenL3WeightsError(f"{path}: layer {layer!r} {what} has shape {tuple(src.shape)}, expected {tuple(dst.shape)}")
+        raise OpenL3WeightsError(
+            f"{path}: layer {layer!r} {what} has shape {tuple(src.shape)}, expected {tuple(dst.shape)}"
+        )
     dst.copy_(src.to(dst.dtype))

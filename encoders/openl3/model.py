@@ -45,6 +45,9 @@ WIDTHS = (64, 128, 256, 512)
 class MelFrontend(nn.Module):
     """[B, 48000] windows → [B, 1, 256, 199] dB mel spectrograms (max 0, floor −80)."""
 
+    window: torch.Tensor
+    filterbank: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("window", torch.hann_window(N_FFT, periodic=True), persistent=False)
@@ -53,8 +56,14 @@ class MelFrontend(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spec = torch.stft(
-            x, n_fft=N_FFT, hop_length=HOP, win_length=N_FFT, window=self.window,
-            center=True, pad_mode="constant", return_complex=True,
+            x,
+            n_fft=N_FFT,
+            hop_length=HOP,
+            win_length=N_FFT,
+            window=self.window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
         ).abs()
         mel = torch.matmul(self.filterbank, spec)
         db = 10.0 * torch.log10(torch.clamp(mel, min=AMIN))

@@ -1,12 +1,13 @@
 """``supervised``: the paper's "Supervise" row — Wav2CLIP's ResNet-18, trained from scratch per task.
 
-Not a frozen encoder. It declares its own protocol (:mod:`encoders.supervised.protocol`)
-in place of the MLP probe: for every classification task the same ``ResNet18Audio`` as
-Wav2CLIP's audio encoder (random init) plus a linear head is trained end to end on each
-fold's training clips with the task's loss (cross-entropy or BCE), early-stopped on the same
-validation clips the probe uses (:func:`bench.splits.make_splits`) and scored on the test
-fold. Results carry the protocol short name ``probe`` so they fill the Table 2 row; the
-zero-shot and every other embedding protocol are ``n/a``.
+Not a frozen encoder: it implements :class:`bench.protocols.EndToEndEncoder`, so its own
+protocol (:mod:`encoders.supervised.protocol`) runs in place of the MLP probe: for every
+classification task the same ``ResNet18Audio`` as Wav2CLIP's audio encoder (random init)
+plus a linear head is trained end to end on each fold's training clips with the task's loss
+(cross-entropy or BCE), early-stopped on the same validation clips the probe uses
+(:func:`bench.splits.make_splits`) and scored on the test fold. Results carry the protocol
+short name ``probe`` so they fill the Table 2 row; the zero-shot and every other embedding
+protocol are ``n/a``.
 
 Presets (``--opt preset=...``; individual fields override, e.g. ``--opt max_epochs=30``):
 
@@ -25,8 +26,7 @@ from typing import Any
 import numpy as np
 
 from bench.encoder import Encoder, NotSupportedError
-from bench.protocols import Protocol
-from encoders.supervised.protocol import PRESETS, SupervisedProtocol, TrainConfig
+from encoders.supervised.protocol import PRESETS, SupervisedProtocol, TrainConfig, resolve_config
 
 
 class SupervisedEncoder(Encoder):
@@ -50,28 +50,31 @@ class SupervisedEncoder(Encoder):
             raise ValueError(f"supervised: preset must be 'auto' or one of {sorted(PRESETS)}, got {preset!r}")
         self.device = device
         self.preset = preset
-        overrides = {"max_epochs": max_epochs, "patience": patience, "batch_size": batch_size, "lr": lr,
-                     "weight_decay": weight_decay, "crop_s": crop_s}
+        overrides = {
+            "max_epochs": max_epochs,
+            "patience": patience,
+            "batch_size": batch_size,
+            "lr": lr,
+            "weight_decay": weight_decay,
+            "crop_s": crop_s,
+        }
         self.overrides = {k: v for k, v in overrides.items() if v is not None}
         unknown = set(self.overrides) - set(TrainConfig.__dataclass_fields__)
         assert not unknown, unknown
 
-    @staticmethod
-    def availability() -> tuple[bool, str]:
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
         return True, "trains Wav2CLIP's ResNet-18 from scratch per task and fold (no weights needed)"
 
     def options(self) -> dict[str, Any]:
         return {"preset": self.preset, **self.overrides, "architecture": "wav2clip-resnet18-audio+linear"}
 
     def config(self, data_kind: str) -> TrainConfig:
-        name = self.preset if self.preset != "auto" else ("demo" if data_kind == "demo" else "full")
-        return PRESETS[name].with_overrides(name, self.overrides)
+        return resolve_config(self.preset, self.overrides, data_kind)
 
-    def protocol_for(self, protocol: Protocol) -> Protocol | None:
-        """Replace the frozen-embedding probe by end-to-end training; nothing else applies."""
-        if protocol.short == "probe":
-            return SupervisedProtocol(self)
-        return None
+    def end_to_end_protocol(self) -> SupervisedProtocol:
+        """End-to-end training in the probe's place (``short`` "probe"); nothing else applies."""
+        return SupervisedProtocol(self.preset, self.overrides)
 
     def embed(self, waves: Sequence[np.ndarray]) -> np.ndarray:
         raise NotSupportedError(

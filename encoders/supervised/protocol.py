@@ -16,35 +16,31 @@ checksum and the training parameters.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from bench import paths
+from bench.atomic import atomic_torch_save, atomic_write_json
 from bench.audio import AudioDecodeError
-from bench.extract import _decode
-from bench.metrics import get_metric
+from bench.extract import decode_clip
+from bench.hashing import sha256_json
+from bench.metrics import get_metric, score
+from bench.prefetch import decode_all
 from bench.progress import progress_bar
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
 from bench.protocols.classification import label_matrix, prediction_table
 from bench.results import FoldResult
 from bench.splits import Split, make_splits
-from bench.store import atomic_write_json
 from bench.task import Clip, TaskSpec
 from encoders.wav2clip.model import ResNet18Audio
-
-if TYPE_CHECKING:
-    from encoders.supervised import SupervisedEncoder
 
 SAMPLE_RATE = 16000
 CACHE_BUDGET_BYTES = 4 << 30  # decoded clips kept in memory up to this size; the rest is decoded per batch
@@ -81,6 +77,12 @@ PRESETS = {
 }
 
 
+def resolve_config(preset: str, overrides: dict[str, Any], data_kind: str) -> TrainConfig:
+    """The preset's configuration (``auto``: ``demo`` on demo data, ``full`` on real data) with overrides."""
+    name = preset if preset != "auto" else ("demo" if data_kind == "demo" else "full")
+    return PRESETS[name].with_overrides(name, overrides)
+
+
 class ResNetClassifier(nn.Module):
     """Wav2CLIP's audio ResNet-18 (per-clip standardisation) → Linear(512, C)."""
 
@@ -103,26 +105,25 @@ class WaveSource:
         self.failed: dict[str, str] = {}
         self.cached_bytes = 0
 
-    def _load(self, clip: Clip) -> np.ndarray | None:
+    def _decode(self, clip: Clip) -> np.ndarray:
         if clip.id in self.cache:
             return self.cache[clip.id]
         if clip.id in self.failed:
-            return None
-        try:
-            wave = np.asarray(_decode(clip, SAMPLE_RATE, self.task.clip_policy), dtype=np.float32)
-        except AudioDecodeError as exc:
-            self.failed[clip.id] = exc.reason
-            return None
+            raise AudioDecodeError(clip.path, self.failed[clip.id])
+        wave = np.asarray(decode_clip(clip, SAMPLE_RATE, self.task.clip_policy), dtype=np.float32)
         if self.cached_bytes + wave.nbytes <= CACHE_BUDGET_BYTES:
             self.cache[clip.id] = wave
             self.cached_bytes += wave.nbytes
         return wave
 
     def load(self, clips: list[Clip]) -> list[np.ndarray | None]:
-        if self.workers <= 1 or len(clips) < 2:
-            return [self._load(c) for c in clips]
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(self._load, clips))
+        """Each clip's wave (decoded in parallel unless cached), or None where it cannot be read."""
+        out: list[np.ndarray | None] = []
+        for got in decode_all(clips, self._decode, workers=self.workers if len(clips) > 1 else 1):
+            if got.error is not None:
+                self.failed[got.item.id] = got.error
+            out.append(got.value)
+        return out
 
     def prepare(self, clips: list[Clip], show_progress: bool) -> list[Clip]:
         """Decode everything once (fills the cache, finds unreadable files); return the usable clips."""
@@ -150,22 +151,24 @@ def _crop(wave: np.ndarray, n: int, gen: torch.Generator) -> np.ndarray:
     return wave[start : start + n]
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     """One epoch's resumable state (its own function so tests can interrupt a run right here)."""
-    _atomic_torch_save(state, path)
+    atomic_torch_save(state, path)
 
 
 class FoldTrainer:
     """Train, early-stop and score one split; resumable from ``ckpt``."""
 
-    def __init__(self, task: TaskSpec, n_classes: int, cfg: TrainConfig, source: WaveSource, device: str,
-                 seed: int, show_progress: bool) -> None:
+    def __init__(
+        self,
+        task: TaskSpec,
+        n_classes: int,
+        cfg: TrainConfig,
+        source: WaveSource,
+        device: str,
+        seed: int,
+        show_progress: bool,
+    ) -> None:
         self.task = task
         self.n_classes = n_classes
         self.cfg = cfg
@@ -177,7 +180,7 @@ class FoldTrainer:
         self.loss_fn: nn.Module = nn.BCEWithLogitsLoss() if self.multilabel else nn.CrossEntropyLoss()
         primary = get_metric(task.primary_metric)
         self.primary_sign = 1.0 if primary.higher_is_better else -1.0
-        self.primary_fn = primary.fn
+        self.primary_fn = partial(score, primary.name)
 
     def _targets(self, clips: list[Clip]) -> torch.Tensor:
         y = label_matrix(clips, self.n_classes, self.multilabel)
@@ -219,8 +222,9 @@ class FoldTrainer:
         y_val = label_matrix(val, self.n_classes, self.multilabel)
         crop = int(round(cfg.crop_s * SAMPLE_RATE)) if cfg.crop_s else None
         t0 = time.perf_counter()
-        with progress_bar(f"supervised {self.task.name} {split.name}", total=cfg.max_epochs,
-                          enabled=self.show_progress) as advance:
+        with progress_bar(
+            f"supervised {self.task.name} {split.name}", total=cfg.max_epochs, enabled=self.show_progress
+        ) as advance:
             advance(state["epoch"])
             while state["epoch"] < cfg.max_epochs:
                 epoch = state["epoch"]
@@ -249,8 +253,9 @@ class FoldTrainer:
                 state["epoch"] = epoch + 1
                 advance(1)
                 stop = epoch - state["best_epoch"] >= cfg.patience
-                save_checkpoint({**state, "model": model.state_dict(), "opt": opt.state_dict(),
-                                 "generator": gen.get_state()}, ckpt)
+                save_checkpoint(
+                    {**state, "model": model.state_dict(), "opt": opt.state_dict(), "generator": gen.get_state()}, ckpt
+                )
                 if stop:
                     break
         if state["best_state"] is not None:
@@ -271,27 +276,33 @@ class SupervisedProtocol(Protocol):
     kinds = ("multiclass", "multilabel")
     uses_store = False
 
-    def __init__(self, encoder: SupervisedEncoder) -> None:
-        self.encoder = encoder
+    def __init__(self, preset: str = "auto", overrides: dict[str, Any] | None = None) -> None:
+        self.preset = preset
+        self.overrides = dict(overrides or {})
 
     def config(self, ctx: ProtocolContext) -> TrainConfig:
-        return self.encoder.config(str(ctx.dataset.info.get("kind", "real")))
+        return resolve_config(self.preset, self.overrides, str(ctx.dataset.info.get("kind", "real")))
 
     def params(self, ctx: ProtocolContext) -> dict[str, Any]:
-        return {"train": self.config(ctx).as_dict(), "val_fraction": ctx.options.get("val_fraction", 0.1),
-                "model": "wav2clip ResNet18Audio(norm=clip) + Linear", "optimizer": "Adam", "seed": ctx.seed}
+        return {
+            "train": self.config(ctx).as_dict(),
+            "val_fraction": ctx.options.get("val_fraction", 0.1),
+            "model": "wav2clip ResNet18Audio(norm=clip) + Linear",
+            "optimizer": "Adam",
+            "seed": ctx.seed,
+        }
 
     def checkpoint_dir(self, ctx: ProtocolContext) -> Path:
-        blob = json.dumps([ctx.encoder.fingerprint(), ctx.dataset.checksum(), self.id, self.params(ctx)],
-                          sort_keys=True, default=str)
-        key = hashlib.sha256(blob.encode()).hexdigest()[:20]
+        key = sha256_json([ctx.encoder.fingerprint(), ctx.dataset.checksum(), self.id, self.params(ctx)], 20)
         d = paths.bench_home() / "supervised" / ctx.task.name / key
         d.mkdir(parents=True, exist_ok=True)
         return d
 
     def run(self, ctx: ProtocolContext) -> ProtocolOutput:
         cfg = self.config(ctx)
-        splits = make_splits(ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1)))
+        splits = make_splits(
+            ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1))
+        )
         n_classes = len(ctx.dataset.classes)
         source = WaveSource(ctx.task)
         usable = {c.id for c in source.prepare(list(ctx.dataset.clips), ctx.show_progress)}
@@ -301,15 +312,22 @@ class SupervisedProtocol(Protocol):
         fold_names: list[str] = []
         all_scores: list[np.ndarray] = []
         for k, split in enumerate(splits):
-            split = Split(split.name, [c for c in split.train if c.id in usable], [c for c in split.val if c.id in usable],
-                          [c for c in split.test if c.id in usable], split.seed)
+            split = Split(
+                split.name,
+                [c for c in split.train if c.id in usable],
+                [c for c in split.val if c.id in usable],
+                [c for c in split.test if c.id in usable],
+                split.seed,
+            )
             done, scores_path = ckdir / f"{split.name}.json", ckdir / f"{split.name}.scores.npy"
             if not (done.is_file() and scores_path.is_file()):
-                trainer = FoldTrainer(ctx.task, n_classes, cfg, source, ctx.device, ctx.seed * 1000 + k, ctx.show_progress)
+                trainer = FoldTrainer(
+                    ctx.task, n_classes, cfg, source, ctx.device, ctx.seed * 1000 + k, ctx.show_progress
+                )
                 model, info = trainer.fit(split, ckdir / f"{split.name}.ckpt.pt")
                 probs, _ = trainer.predict(model, split.test)
                 y_test = label_matrix(split.test, n_classes, ctx.task.kind == "multilabel")
-                metrics = {m: float(get_metric(m).fn(y_test, probs)) for m in ctx.task.metrics}
+                metrics = {m: float(score(m, y_test, probs)) for m in ctx.task.metrics}
                 fold = FoldResult(split.name, metrics, len(split.train), len(split.val), len(split.test), info)
                 np.save(scores_path, probs.astype(np.float32))
                 atomic_write_json(done, {"fold": asdict(fold), "ids": [c.id for c in split.test]})

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from bench.store import atomic_write_bytes
+from bench.atomic import atomic_torch_save
 from bench.weights import WeightsSpec
 from encoders.wav2clip.model import Wav2CLIPAudio
 
@@ -26,7 +26,9 @@ OFFICIAL = WeightsSpec(
     name="wav2clip-official",
     url="https://github.com/descriptinc/lyrebird-wav2clip/releases/download/v0.1.0-alpha/Wav2CLIP.pt",
     filename="Wav2CLIP.pt",
-    description="Wav2CLIP audio encoder + projection released by the authors (descriptinc/lyrebird-wav2clip v0.1.0-alpha)",
+    description=(
+        "Wav2CLIP audio encoder + projection released by the authors (descriptinc/lyrebird-wav2clip v0.1.0-alpha)"
+    ),
 )
 
 
@@ -41,13 +43,9 @@ def official_state_dict(model: Wav2CLIPAudio) -> dict[str, torch.Tensor]:
 
 def save_official(model: Wav2CLIPAudio, path: Path | str) -> Path:
     """Write ``model`` as a flat state_dict in the released layout (atomically)."""
-    import io
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    torch.save(official_state_dict(model), buf)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_torch_save(official_state_dict(model), path)
     return path
 
 

@@ -15,7 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from bench.audio import AudioDecodeError, ClipPolicy, load_audio
+from bench.audio import ClipPolicy, load_audio
+from bench.prefetch import decode_ahead, decode_all
 from bench.progress import progress_bar
 from bench.task import Clip
 from encoders.wav2clip.model import SAMPLE_RATE
@@ -39,8 +40,16 @@ def load_window(clip: Clip, rule: WindowRule) -> np.ndarray:
 class AudioWindows:
     """``get(indices) -> [B, N]`` float32 crops for a fixed list of clips."""
 
-    def __init__(self, clips: Sequence[Clip], rule: WindowRule, *, memory_budget_gb: float = 4.0,
-                 workers: int = 2, show_progress: bool = True, desc: str = "audio") -> None:
+    def __init__(
+        self,
+        clips: Sequence[Clip],
+        rule: WindowRule,
+        *,
+        memory_budget_gb: float = 4.0,
+        workers: int = 2,
+        show_progress: bool = True,
+        desc: str = "audio",
+    ) -> None:
         self.rule = rule
         self.workers = max(1, workers)
         self.failed: dict[str, str] = {}
@@ -56,30 +65,32 @@ class AudioWindows:
     def _preload(self, clips: list[Clip], n: int, show_progress: bool, desc: str) -> tuple[list[Clip], np.ndarray]:
         rows: list[np.ndarray] = []
         kept: list[Clip] = []
-        with ThreadPoolExecutor(self.workers) as pool, progress_bar(f"decode {desc}", len(clips), show_progress) as advance:
-            for clip, fut in zip(clips, [pool.submit(load_window, c, self.rule) for c in clips], strict=True):
-                try:
-                    rows.append(fut.result())
-                    kept.append(clip)
-                except AudioDecodeError as exc:
-                    self.failed[clip.id] = exc.reason
+        with progress_bar(f"decode {desc}", len(clips), show_progress) as advance:
+            for got in decode_ahead(clips, self._window, workers=self.workers, depth=8 * self.workers):
+                if got.value is not None:
+                    rows.append(got.value)
+                    kept.append(got.item)
+                else:
+                    self.failed[got.item.id] = str(got.error)
                 advance(1)
         return kept, (np.stack(rows) if rows else np.zeros((0, n), np.float32))
 
     def __len__(self) -> int:
         return len(self.clips)
 
+    def _window(self, clip: Clip) -> np.ndarray:
+        return load_window(clip, self.rule)
+
     def _load(self, idx: Sequence[int]) -> tuple[np.ndarray, list[int]]:
-        pool = self._pool or ThreadPoolExecutor(self.workers)
-        self._pool = pool
-        futures = [pool.submit(load_window, self.clips[i], self.rule) for i in idx]
         rows, kept = [], []
-        for i, fut in zip(idx, futures, strict=True):
-            try:
-                rows.append(fut.result())
+        for i, got in zip(
+            idx, decode_all([self.clips[i] for i in idx], self._window, workers=self.workers), strict=True
+        ):
+            if got.value is not None:
+                rows.append(got.value)
                 kept.append(i)
-            except AudioDecodeError as exc:
-                self.failed[self.clips[i].id] = exc.reason
+            else:
+                self.failed[self.clips[i].id] = str(got.error)
         n = int(round(self.rule.window_s * SAMPLE_RATE))
         return (np.stack(rows) if rows else np.zeros((0, n), np.float32)), kept
 
@@ -88,13 +99,10 @@ class AudioWindows:
         if self.preloaded:
             return self.data[np.asarray(idx, dtype=np.int64)], list(idx)
         key = tuple(idx)
-        if self._pending is not None and self._pending[0] == key:
-            batch = self._pending[1].result()
-        else:
-            batch = self._load(idx)
+        batch = self._pending[1].result() if self._pending is not None and self._pending[0] == key else self._load(idx)
         self._pending = None
-        if prefetch_next is not None:
-            pool = self._pool or ThreadPoolExecutor(self.workers)
+        if prefetch_next is not None:  # the next batch decodes while the model works on this one
+            pool = self._pool or ThreadPoolExecutor(1)
             self._pool = pool
             nxt = list(prefetch_next)
             self._pending = (tuple(nxt), pool.submit(self._load, nxt))
@@ -104,4 +112,3 @@ class AudioWindows:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-

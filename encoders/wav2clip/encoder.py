@@ -22,7 +22,6 @@ Inference runs batched under ``torch.inference_mode`` with channels-last weights
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +30,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.encoder import Encoder, FrameEmbeddings, NotSupportedError, sha256_file
+from bench.encoder import Encoder, FrameEmbeddings, NotSupportedError
+from bench.hashing import sha256_file
 from encoders.wav2clip.checkpoint import load_official
 from encoders.wav2clip.model import SAMPLE_RATE, Wav2CLIPAudio
+from encoders.wav2clip.run_meta import is_demo_weights, run_metadata
 from encoders.wav2clip.teacher import PAPER_MODEL, PAPER_PRETRAINED, CLIPTeacher, TeacherSpec
-
-RUN_META = "model.json"
 
 
 @dataclass
@@ -45,18 +44,6 @@ class ResolvedWeights:
     path: Path | None
     sha256: str
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-def run_metadata(weights_path: Path) -> dict[str, Any]:
-    """The ``model.json`` that ``bench train`` writes beside its checkpoints (empty if none)."""
-    meta_path = weights_path.parent / RUN_META
-    if not meta_path.is_file():
-        return {}
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError:
-        return {}
-    return dict(meta) if isinstance(meta, dict) and meta.get("format") == "bench-wav2clip-run" else {}
 
 
 def resolve_weights(weights: str | None, device: str = "cpu", show_progress: bool = True) -> ResolvedWeights:
@@ -81,16 +68,17 @@ def resolve_weights(weights: str | None, device: str = "cpu", show_progress: boo
     path = Path(weights).expanduser()
     if not path.is_file():
         raise FileNotFoundError(
-            f"wav2clip weights {path} not found; pass --weights with a Wav2CLIP.pt-layout file, 'official', 'demo' or 'random'"
+            f"wav2clip weights {path} not found; pass --weights with a "
+            "Wav2CLIP.pt-layout file, 'official', 'demo' or 'random'"
         )
-    from encoders.wav2clip.demo import is_demo_weights
-
     meta = run_metadata(path)
     digest = sha256_file(path)
     return ResolvedWeights("demo" if meta.get("demo") or is_demo_weights(digest) else "file", path, digest, meta)
 
 
-def resolve_teacher(teacher: str | None, pretrained: str | None, seed: int | None, resolved: ResolvedWeights) -> TeacherSpec | None:
+def resolve_teacher(
+    teacher: str | None, pretrained: str | None, seed: int | None, resolved: ResolvedWeights
+) -> TeacherSpec | None:
     """The distillation teacher: explicit options, else the run's ``model.json``, else the paper's."""
     if teacher == "none":
         return None
@@ -100,7 +88,9 @@ def resolve_teacher(teacher: str | None, pretrained: str | None, seed: int | Non
         pre = spec.pretrained
         if pre is not None and resolved.path is not None and pre.startswith("./"):
             pre = str(resolved.path.parent / pre[2:])  # a teacher file stored inside the run folder
-        return TeacherSpec(spec.model, pretrained if pretrained is not None else pre, spec.seed if seed is None else seed)
+        return TeacherSpec(
+            spec.model, pretrained if pretrained is not None else pre, spec.seed if seed is None else seed
+        )
     model = teacher or PAPER_MODEL
     if pretrained is None and model == PAPER_MODEL:
         pretrained = PAPER_PRETRAINED
@@ -112,7 +102,6 @@ class Wav2CLIPEncoder(Encoder):
     version = "1"
     sample_rate = SAMPLE_RATE
     embedding_dim = 512
-    frame_hop_s = 1.0
     preferred_batch_size = 8
 
     def __init__(
@@ -146,8 +135,8 @@ class Wav2CLIPEncoder(Encoder):
         spec = resolve_teacher(teacher, teacher_pretrained, teacher_seed, self.weights)
         self.teacher = CLIPTeacher(spec, device=device) if spec is not None else None
 
-    @staticmethod
-    def availability() -> tuple[bool, str]:
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
         from bench.weights import fetched_path
         from encoders.wav2clip.demo import find_demo_model
 
@@ -157,15 +146,19 @@ class Wav2CLIPEncoder(Encoder):
         demo = find_demo_model()
         if demo is not None:
             return True, f"demo model at {demo} (trained on synthetic data; refused on real data)"
-        return True, ("no weights yet: the first run distils a demo model (about 20 minutes on 2 CPU cores); "
-                      "for real data fetch the release (`bench weights fetch wav2clip-official`) or pass --weights")
+        return True, (
+            "no weights yet: the first run distils a demo model (about 20 minutes on 2 CPU cores); "
+            "for real data fetch the release (`bench weights fetch wav2clip-official`) or pass --weights"
+        )
 
     def refusal(self, data_kind: str) -> str | None:
         """Demo-trained weights are for the demo suite only (also refused as a HEAR module)."""
         if self.demo_only and data_kind != "demo":
-            return (f"encoder {self.label()!r} was trained on the synthetic demo suite (weights {self.weights_id()[:12]}); "
-                    "refusing to score real data. Give it real weights: --weights PATH, "
-                    "or fetch the release with `bench weights fetch wav2clip-official`.")
+            return (
+                f"encoder {self.label()!r} was trained on the synthetic demo suite (weights {self.weights_id()[:12]}); "
+                "refusing to score real data. Give it real weights: --weights PATH, "
+                "or fetch the release with `bench weights fetch wav2clip-official`."
+            )
         return None
 
     def options(self) -> dict[str, Any]:
@@ -190,7 +183,10 @@ class Wav2CLIPEncoder(Encoder):
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
-        out["weights_source"] = {"kind": self.weights.kind, "path": str(self.weights.path) if self.weights.path else None}
+        out["weights_source"] = {
+            "kind": self.weights.kind,
+            "path": str(self.weights.path) if self.weights.path else None,
+        }
         out["demo_only"] = self.demo_only
         return out
 
@@ -235,7 +231,9 @@ class Wav2CLIPEncoder(Encoder):
 
     def _teacher(self) -> CLIPTeacher:
         if self.teacher is None:
-            raise NotSupportedError("wav2clip: the CLIP teacher is disabled (teacher=none), so there is no text/image side")
+            raise NotSupportedError(
+                "wav2clip: the CLIP teacher is disabled (teacher=none), so there is no text/image side"
+            )
         return self.teacher
 
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:

@@ -58,7 +58,16 @@ def teacher_targets(
     """One mean-pooled teacher image embedding per clip of ``dataset`` (every clip, so the
     entry is the same whoever asks); None on ranks > 0 of a sharded run."""
     return extract_image_embeddings(
-        teacher.embed_images, teacher.name, teacher.fingerprint(), dataset, store,
-        fps=rule.fps, size=frame_size, window=rule.window, window_rule=rule.name(),
-        on_error=on_error, shard=shard, show_progress=show_progress,
+        teacher.embed_images,
+        teacher.name,
+        teacher.fingerprint(),
+        dataset,
+        store,
+        fps=rule.fps,
+        size=frame_size,
+        window=rule.window,
+        window_rule=rule.name(),
+        on_error=on_error,
+        shard=shard,
+        show_progress=show_progress,
     )

@@ -16,8 +16,6 @@ returns them (not L2-normalised).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -28,7 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.encoder import NotSupportedError, sha256_file
+from bench.atomic import atomic_torch_save
+from bench.encoder import NotSupportedError
+from bench.hashing import sha256_file, sha256_json
 
 TINY = "bench-tiny-clip"
 PAPER_MODEL = "ViT-B-32-quickgelu"
@@ -84,7 +84,7 @@ class TeacherSpec:
         return {"model": self.model, "weights": self.pretrained}
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
+        return sha256_json(self.identity(), 16)
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "pretrained": self.pretrained, "seed": self.seed}
@@ -170,7 +170,9 @@ class CLIPTeacher:
     @property
     def embed_dim(self) -> int:
         model = self.load()
-        return int(model.text_projection.shape[1]) if hasattr(model, "text_projection") else int(model.visual.output_dim)
+        return (
+            int(model.text_projection.shape[1]) if hasattr(model, "text_projection") else int(model.visual.output_dim)
+        )
 
     @property
     def image_size(self) -> int:
@@ -220,12 +222,6 @@ class CLIPTeacher:
 
     def save(self, path: Path) -> Path:
         """Write the teacher's weights (so a randomly initialised teacher travels with a model)."""
-        from bench.store import atomic_write_bytes
-
         model = self.load()
-        import io
-
-        buf = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
         return path

@@ -26,7 +26,6 @@ import csv
 import io
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -39,18 +38,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.encoder import sha256_file
+from bench import distributed
+from bench.atomic import atomic_torch_save, atomic_write_bytes, atomic_write_json
+from bench.datasets import DataNotFound, resolve_dataset
+from bench.distributed import DistInfo
 from bench.progress import progress_bar
-from bench.store import EmbeddingStore, atomic_write_bytes, atomic_write_json
-from bench.task import Dataset
+from bench.store import EmbeddingStore
+from bench.task import Dataset, get_task
 from encoders.wav2clip.checkpoint import save_official
 from encoders.wav2clip.data import AudioWindows
+from encoders.wav2clip.demo_teacher import TEACHER_FILE, demo_teacher
 from encoders.wav2clip.model import MLPLayers, ResNet18Audio, Wav2CLIPAudio
+from encoders.wav2clip.run_meta import RUN_FORMAT, RUN_META, demo_model_dir, write_run_metadata
 from encoders.wav2clip.targets import WindowRule, teacher_targets
 from encoders.wav2clip.teacher import TINY, CLIPTeacher, TeacherSpec
 
 TRAINER_VERSION = "1"
-RUN_FORMAT = "bench-wav2clip-run"
 
 
 class TrainError(RuntimeError):
@@ -90,8 +93,23 @@ class TrainConfig:
 
     def identity(self) -> dict[str, Any]:
         """Settings a resumed run must share with the run it continues."""
-        keys = ("loss", "norm", "batch_size", "lr", "plateau_patience", "plateau_factor", "min_lr",
-                "early_stop_patience", "val_fraction", "val_max", "window_s", "clip_s", "fps", "frame_size", "seed")
+        keys = (
+            "loss",
+            "norm",
+            "batch_size",
+            "lr",
+            "plateau_patience",
+            "plateau_factor",
+            "min_lr",
+            "early_stop_patience",
+            "val_fraction",
+            "val_max",
+            "window_s",
+            "clip_s",
+            "fps",
+            "frame_size",
+            "seed",
+        )
         return {**{k: getattr(self, k) for k in keys}, "teacher": self.teacher.identity(), "trainer": TRAINER_VERSION}
 
     def to_json(self) -> dict[str, Any]:
@@ -105,8 +123,18 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"batch_size": 128, "max_epochs": 100, "window_s": 5.0, "clip_s": 10.0, "fps": 30.0, "val_max": 500},
     # the demo suite: random 2.5-s windows of the 5-s clips (as the paper takes 5 s of 10 s),
     # 10 fps targets, small batches, few epochs: minutes on a 2-core CPU
-    "demo": {"demo_teacher": True, "batch_size": 16, "max_epochs": 15, "window_s": 2.5, "clip_s": 5.0, "fps": 10.0, "val_fraction": 0.15,
-             "plateau_patience": 2, "early_stop_patience": 4, "save_every_steps": 20},
+    "demo": {
+        "demo_teacher": True,
+        "batch_size": 16,
+        "max_epochs": 15,
+        "window_s": 2.5,
+        "clip_s": 5.0,
+        "fps": 10.0,
+        "val_fraction": 0.15,
+        "plateau_patience": 2,
+        "early_stop_patience": 4,
+        "save_every_steps": 20,
+    },
 }
 
 
@@ -151,87 +179,32 @@ class DistillationModel(nn.Module):
     def forward(self, audio: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         a = self.audio_encoder(audio)
         if self.loss == "cx":
-            return 0.5 * (self.loss_fn_a(a, self.image_transform(image)) + self.loss_fn_i(self.audio_transform(a), image))
+            return 0.5 * (
+                self.loss_fn_a(a, self.image_transform(image)) + self.loss_fn_i(self.audio_transform(a), image)
+            )
         return self.loss_fn(self.audio_transform(a), image)
 
     def export(self) -> Wav2CLIPAudio:
         model = Wav2CLIPAudio(norm=self.audio_encoder.norm)
-        model.load_state_dict({k: v for k, v in self.state_dict().items() if k.startswith(("audio_encoder.", "audio_transform."))})
+        model.load_state_dict(
+            {k: v for k, v in self.state_dict().items() if k.startswith(("audio_encoder.", "audio_transform."))}
+        )
         return model.eval()
 
 
-@dataclass
-class DistEnv:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
+def load_vggsound(data_root: Path | None, info: DistInfo) -> Dataset:
+    """The ``vggsound`` task's dataset (from the task registry): ``data_root``, or the demo suite.
 
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            torch.distributed.barrier()
-
-    def broadcast_float(self, value: float, device: str) -> float:
-        if self.world == 1:
-            return value
-        t = torch.tensor([value], dtype=torch.float64, device=device)
-        torch.distributed.broadcast(t, src=0)
-        return float(t.item())
-
-    def mean(self, value: float, device: str) -> float:
-        if self.world == 1:
-            return value
-        t = torch.tensor([value], dtype=torch.float64, device=device)
-        torch.distributed.all_reduce(t)
-        return float(t.item()) / self.world
-
-    def gather(self, obj: Any) -> list[Any]:
-        if self.world == 1:
-            return [obj]
-        out: list[Any] = [None] * self.world
-        torch.distributed.all_gather_object(out, obj)
-        return out
-
-
-def init_distributed(device: str) -> tuple[DistEnv, str]:
-    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; one process otherwise."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistEnv(), device
-    import torch.distributed as dist
-
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if device.startswith("cuda"):
-        device = f"cuda:{local}"
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    return DistEnv(dist.get_rank(), dist.get_world_size(), local), device
-
-
-def load_vggsound(data_root: Path | None, env: DistEnv) -> Dataset:
-    from bench.demo import demo_info, ensure_demo, is_demo
-    from tasks.vggsound import TASK, load
-
-    if data_root is None:
-        if env.main:
-            ensure_demo("vggsound")  # rank 0 builds it; the others wait and read
-        env.barrier()
-        root = ensure_demo("vggsound")
-    else:
-        found = TASK.find_root(Path(data_root))
-        if found is None:
-            raise TrainError(f"no vggsound.csv under {data_root} (or {', '.join(TASK.root_names)} inside it); "
-                             "point --data-root at the VGGSound folder")
-        root = found
-    ds = load(root)
-    ds.info["kind"] = "demo" if is_demo(root) else "real"
-    if is_demo(root):
-        ds.info["demo"] = demo_info(root)
-    return ds
+    The demo suite is built by rank 0 while the others wait, then every rank reads it.
+    """
+    task = get_task("vggsound")
+    try:
+        if data_root is None and info.is_main:
+            resolve_dataset(task)  # builds the demo VGGSound if needed
+        info.barrier()
+        return resolve_dataset(task, data_root=None if data_root is None else Path(data_root))
+    except DataNotFound as exc:
+        raise TrainError(f"{exc}; point --data-root at the VGGSound folder") from None
 
 
 def split_train_val(ids: list[str], fraction: float, cap: int, seed: int) -> tuple[list[str], list[str]]:
@@ -303,7 +276,10 @@ def run_numerics(device: str, world: int) -> dict[str, Any]:
 def numerics_changes(before: dict[str, Any] | None, now: dict[str, Any]) -> list[str]:
     """One sentence per setting that differs from the interrupted run's (empty: none)."""
     if before is None:
-        return ["the interrupted run did not record its numerics: the weights may not be bit-identical to an uninterrupted run"]
+        return [
+            "the interrupted run did not record its numerics: the "
+            "weights may not be bit-identical to an uninterrupted run"
+        ]
     out = []
     for key, value in now.items():
         old = before.get(key)
@@ -317,12 +293,6 @@ def numerics_changes(before: dict[str, Any] | None, now: dict[str, Any]) -> list
     return out
 
 
-def _save_torch(obj: Any, path: Path) -> None:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
 class RunLog:
     """``log.jsonl`` (one row per step and per epoch) and ``epochs.csv``, truncated on resume."""
 
@@ -330,10 +300,7 @@ class RunLog:
         self.path = out_dir / "log.jsonl"
         self.csv = out_dir / "epochs.csv"
         rows = self.rows()
-        if keep_until_step is None:
-            rows = []
-        else:
-            rows = [r for r in rows if r.get("global_step", 0) <= keep_until_step]
+        rows = [] if keep_until_step is None else [r for r in rows if r.get("global_step", 0) <= keep_until_step]
         atomic_write_bytes(self.path, "".join(json.dumps(r) + "\n" for r in rows).encode())
 
     def rows(self) -> list[dict[str, Any]]:
@@ -366,7 +333,7 @@ def default_out_dir(dataset: Dataset) -> Path:
     from bench.paths import models_dir
 
     if dataset.info.get("kind") == "demo":
-        return models_dir() / "wav2clip-demo"
+        return demo_model_dir()
     return models_dir() / f"wav2clip-vggsound-{dataset.checksum()[:8]}"
 
 
@@ -379,18 +346,34 @@ class TrainingData:
     skipped: dict[str, str]
 
 
-def prepare_data(cfg: TrainConfig, dataset: Dataset, env: DistEnv, device: str, say: Callable[[str], None]) -> TrainingData:
+def prepare_data(
+    cfg: TrainConfig, dataset: Dataset, env: DistInfo, device: str, say: Callable[[str], None]
+) -> TrainingData:
     """Teacher targets (sharded over ranks, consolidated by rank 0), the validation carve, audio crops."""
     from bench.paths import cache_dir
 
     store = EmbeddingStore(cfg.cache_dir or cache_dir())
     rule = WindowRule(cfg.window_s, cfg.clip_s, cfg.fps, cfg.seed)
     teacher = CLIPTeacher(cfg.teacher, device=device)
-    say(f"teacher targets: {cfg.teacher.model} ({json.dumps(cfg.teacher.identity()['weights'])}), window {rule.name()}, {cfg.fps:g} fps")
-    teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, shard=(env.rank, env.world),
-                    show_progress=cfg.show_progress and env.main)
+    say(
+        f"teacher targets: {cfg.teacher.model} ({json.dumps(cfg.teacher.identity()['weights'])}), "
+        f"window {rule.name()}, {cfg.fps:g} fps"
+    )
+    teacher_targets(
+        teacher,
+        dataset,
+        store,
+        rule,
+        frame_size=cfg.frame_size,
+        shard=(env.rank, env.world),
+        show_progress=cfg.show_progress and env.is_main,
+    )
     env.barrier()
-    view = teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, show_progress=False) if env.main else None
+    view = (
+        teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, show_progress=False)
+        if env.is_main
+        else None
+    )
     env.barrier()
     if view is None:
         view = teacher_targets(teacher, dataset, store, rule, frame_size=cfg.frame_size, show_progress=False)
@@ -402,9 +385,17 @@ def prepare_data(cfg: TrainConfig, dataset: Dataset, env: DistEnv, device: str, 
     usable = [c.id for c in dataset.clips if c.split == "train" and c.id in view]
     train_ids, val_ids = split_train_val(usable, cfg.val_fraction, cfg.val_max, cfg.seed)
     by_id = {c.id: c for c in dataset.clips}
-    sources = [AudioWindows([by_id[i] for i in ids], rule, memory_budget_gb=cfg.memory_budget_gb, workers=cfg.workers,
-                            show_progress=cfg.show_progress and env.main, desc=desc)
-               for ids, desc in ((train_ids, "train audio"), (val_ids, "validation audio"))]
+    sources = [
+        AudioWindows(
+            [by_id[i] for i in ids],
+            rule,
+            memory_budget_gb=cfg.memory_budget_gb,
+            workers=cfg.workers,
+            show_progress=cfg.show_progress and env.is_main,
+            desc=desc,
+        )
+        for ids, desc in ((train_ids, "train audio"), (val_ids, "validation audio"))
+    ]
     failed = {k: v for src in sources for k, v in src.failed.items()}
     if failed:
         say(f"{len(failed)} clip(s) with unreadable audio skipped, e.g. {next(iter(failed.items()))}")
@@ -413,206 +404,349 @@ def prepare_data(cfg: TrainConfig, dataset: Dataset, env: DistEnv, device: str, 
     return TrainingData(sources[0], sources[1], images[0], images[1], skipped)
 
 
-def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainResult:
-    """Run (or resume) a distillation; returns where the checkpoints are."""
-    t_start = time.perf_counter()
-    env, device = init_distributed(cfg.device)
+@dataclass
+class Progress:
+    """Where a run stands: saved in ``state.pt`` with the weights and restored on resume."""
 
-    def say(msg: str) -> None:
-        if env.main:
-            (log or (lambda m: print(m, file=sys.stderr, flush=True)))(msg)
+    epoch: int = 0
+    step: int = 0
+    global_step: int = 0
+    best_val: float = math.inf
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    status: str = "running"  # running | stopped (--max-steps) | finished
+    stop_reason: str = ""
 
-    if cfg.batch_size % env.world:
-        raise TrainError(f"--batch-size {cfg.batch_size} must be divisible by the number of processes ({env.world})")
-    dataset = load_vggsound(cfg.data_root, env)
+    def saved(self) -> dict[str, Any]:
+        return {
+            k: getattr(self, k)
+            for k in ("epoch", "step", "global_step", "best_val", "best_epoch", "bad_epochs", "status")
+        }
+
+
+def open_run(cfg: TrainConfig, info: DistInfo) -> tuple[TrainConfig, Dataset, Path, dict[str, Any]]:
+    """The dataset and run folder (cleared with ``fresh``; the demo teacher fitted into it first),
+    the configuration with that teacher, and the identity a resumed run must share."""
+    dataset = load_vggsound(cfg.data_root, info)
     out_dir = Path(cfg.out_dir) if cfg.out_dir is not None else default_out_dir(dataset)
-    state_path = out_dir / "state.pt"
-    if env.main:
+    if info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         if cfg.fresh:
-            for name in ("state.pt", "state.json", "best.pt", "last.pt", "model.json", "log.jsonl", "epochs.csv"):
+            for name in ("state.pt", "state.json", "best.pt", "last.pt", RUN_META, "log.jsonl", "epochs.csv"):
                 (out_dir / name).unlink(missing_ok=True)
         if cfg.demo_teacher:
-            from encoders.wav2clip.demo import demo_teacher
-
             demo_teacher(out_dir, dataset, cfg.show_progress)
-    env.barrier()
+    info.barrier()
     if cfg.demo_teacher:
-        from encoders.wav2clip.demo import TEACHER_FILE
-
         cfg = replace(cfg, teacher=TeacherSpec(TINY, str(out_dir / TEACHER_FILE), 0))
-    identity = {**cfg.identity(), "data": dataset.checksum()}
-    state: dict[str, Any] | None = None
-    if state_path.is_file():
-        state = torch.load(state_path, map_location="cpu", weights_only=False)
-        assert state is not None
-        if state["identity"] != identity:
-            raise TrainError(f"{out_dir} holds a run with other settings ({state_path}); resume it with the same "
-                             "options, or pass --out to a new folder (or --fresh to start over there)")
+    return cfg, dataset, out_dir, {**cfg.identity(), "data": dataset.checksum()}
 
-    data = prepare_data(cfg, dataset, env, device, say)
-    train_audio, val_audio, train_img, val_img, skipped = data.train_audio, data.val_audio, data.train_img, data.val_img, data.skipped
-    n_batches = len(train_audio) // cfg.batch_size
-    if n_batches == 0:
-        raise TrainError(f"{len(train_audio)} training clips cannot fill one batch of {cfg.batch_size}; lower --batch-size")
-    per_rank = cfg.batch_size // env.world
 
-    torch.manual_seed(cfg.seed)
-    model = DistillationModel(norm=cfg.norm, loss=cfg.loss).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr)
-    numerics = run_numerics(device, env.world)
-    numerics_notes: list[str] = []
-    epoch, step, global_step = 0, 0, 0
-    best_val, best_epoch, bad_epochs, status = math.inf, -1, 0, "running"
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        epoch, step, global_step = state["epoch"], state["step"], state["global_step"]
-        best_val, best_epoch, bad_epochs, status = state["best_val"], state["best_epoch"], state["bad_epochs"], state["status"]
-        if len(state["rng"]) != env.world:
-            raise TrainError(f"{state_path} was written by {len(state['rng'])} process(es); resume it with as many")
-        _set_rng_state(state["rng"][env.rank], device)
-        changes = numerics_changes(state.get("numerics"), numerics)
+def read_state(out_dir: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved state of an interrupted run in ``out_dir`` (None: start afresh); other settings are refused."""
+    state_path = out_dir / "state.pt"
+    if not state_path.is_file():
+        return None
+    state: dict[str, Any] = torch.load(state_path, map_location="cpu", weights_only=False)
+    if state["identity"] != identity:
+        raise TrainError(
+            f"{out_dir} holds a run with other settings ({state_path}); resume it with the same "
+            "options, or pass --out to a new folder (or --fresh to start over there)"
+        )
+    return state
+
+
+class Distillation:
+    """One run's model, optimiser, data and progress, and the steps of an epoch."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        info: DistInfo,
+        device: str,
+        dataset: Dataset,
+        out_dir: Path,
+        identity: dict[str, Any],
+        say: Callable[[str], None],
+    ) -> None:
+        self.cfg, self.info, self.device, self.out_dir, self.identity, self.say = (
+            cfg,
+            info,
+            device,
+            out_dir,
+            identity,
+            say,
+        )
+        self.data = prepare_data(cfg, dataset, info, device, say)
+        self.n_batches = len(self.data.train_audio) // cfg.batch_size
+        if self.n_batches == 0:
+            raise TrainError(
+                f"{len(self.data.train_audio)} training clips cannot fill one batch of {cfg.batch_size}; "
+                "lower --batch-size"
+            )
+        self.per_rank = cfg.batch_size // info.world
+        torch.manual_seed(cfg.seed)
+        self.model = DistillationModel(norm=cfg.norm, loss=cfg.loss).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr
+        )
+        self.numerics = run_numerics(device, info.world)
+        self.numerics_notes: list[str] = []
+        self.progress = Progress()
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Weights, optimiser, scheduler, this rank's RNG and progress from ``state``."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        p = self.progress = Progress(**{k: state[k] for k in Progress().saved()})
+        if len(state["rng"]) != self.info.world:
+            raise TrainError(
+                f"{self.out_dir / 'state.pt'} was written by {len(state['rng'])} process(es); resume it with as many"
+            )
+        _set_rng_state(state["rng"][self.info.rank], self.device)
+        changes = numerics_changes(state.get("numerics"), self.numerics)
         for warning in changes:
-            say(f"warning: {warning}")
-        numerics_notes = [*state.get("numerics_notes", []), *(f"global step {global_step}: {c}" for c in changes)]
-        if status == "stopped":  # a --max-steps run continues when asked for more
-            status = "running"
-        elif status == "finished" and epoch < cfg.max_epochs and bad_epochs < cfg.early_stop_patience:
-            status = "running"  # ended at max_epochs, not by early stopping: --epochs N extends it
-        say(f"resumed {out_dir} at epoch {epoch} step {step} (global step {global_step})")
-    runlog = RunLog(out_dir, global_step if state is not None else None) if env.main else None
-    net: nn.Module = model
-    if env.world > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.startswith("cuda") else None)
+            self.say(f"warning: {warning}")
+        self.numerics_notes = [
+            *state.get("numerics_notes", []),
+            *(f"global step {p.global_step}: {c}" for c in changes),
+        ]
+        if p.status == "stopped":  # a --max-steps run continues when asked for more
+            p.status = "running"
+        elif p.status == "finished" and p.epoch < self.cfg.max_epochs and p.bad_epochs < self.cfg.early_stop_patience:
+            p.status = "running"  # ended at max_epochs, not by early stopping: --epochs N extends it
+        self.say(f"resumed {self.out_dir} at epoch {p.epoch} step {p.step} (global step {p.global_step})")
 
-    meta = _run_meta(cfg, dataset, out_dir, len(train_audio), len(val_audio), skipped)
-    meta["numerics"] = numerics
-    if numerics_notes:
-        meta["numerics_changed_on_resume"] = numerics_notes
-    if env.main and state is None:
-        _write_meta(out_dir, meta, "running", "", best_val, best_epoch, epoch, global_step)
-
-    def save_state() -> None:
-        rngs = env.gather(_rng_state(device))
-        if not env.main:
+    def save_state(self) -> None:
+        """``state.pt`` (every rank's RNG gathered to rank 0) and a readable ``state.json``."""
+        rngs = self.info.gather(_rng_state(self.device))
+        if not self.info.is_main:
             return
-        _save_torch({
-            "identity": identity, "epoch": epoch, "step": step, "global_step": global_step,
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "best_val": best_val, "best_epoch": best_epoch, "bad_epochs": bad_epochs, "status": status, "rng": rngs,
-            "numerics": numerics, "numerics_notes": numerics_notes,
-        }, state_path)
-        atomic_write_json(out_dir / "state.json", {"epoch": epoch, "step": step, "global_step": global_step, "status": status,
-                                                   "numerics": numerics})
+        saved = self.progress.saved()
+        atomic_torch_save(
+            {
+                "identity": self.identity,
+                **saved,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "rng": rngs,
+                "numerics": self.numerics,
+                "numerics_notes": self.numerics_notes,
+            },
+            self.out_dir / "state.pt",
+        )
+        summary = {k: saved[k] for k in ("epoch", "step", "global_step", "status")}
+        atomic_write_json(self.out_dir / "state.json", {**summary, "numerics": self.numerics})
 
-    def validate() -> float:
+    def validate(self) -> float:
+        """Mean validation loss (rank 0 computes it, every rank receives it)."""
         loss = 0.0
-        if env.main:
-            model.eval()
+        val_audio, val_img, bs = self.data.val_audio, self.data.val_img, self.cfg.batch_size
+        if self.info.is_main:
+            self.model.eval()
             total, count = 0.0, 0
             with torch.no_grad():
-                for s in range(0, len(val_audio), cfg.batch_size):
-                    idx = list(range(s, min(s + cfg.batch_size, len(val_audio))))
+                for s in range(0, len(val_audio), bs):
+                    idx = list(range(s, min(s + bs, len(val_audio))))
                     if len(idx) < 2:
                         continue  # a contrastive loss needs a negative
                     audio, kept = val_audio.get(idx)
-                    total += float(model(torch.from_numpy(audio).to(device), val_img[kept].to(device))) * len(kept)
+                    out = self.model(torch.from_numpy(audio).to(self.device), val_img[kept].to(self.device))
+                    total += float(out) * len(kept)
                     count += len(kept)
-            model.train()
+            self.model.train()
             loss = total / max(count, 1)
-        return env.broadcast_float(loss, device)
+        return self.info.broadcast_float(loss, self.device)
 
-    say(f"training on {len(train_audio)} clips ({n_batches} steps/epoch of {cfg.batch_size}), validating on {len(val_audio)}; "
-        f"loss {cfg.loss}, norm {cfg.norm}, {env.world} process(es) on {device}")
-    model.train()
-    stop_reason = ""
-    while status == "running" and epoch < cfg.max_epochs:
-        order = epoch_order(len(train_audio), cfg.seed, epoch)
-        t_epoch = time.perf_counter()
+    def _my_rows(self, order: torch.Tensor, step: int) -> list[int]:
+        """This rank's share of batch ``step`` of the epoch's ``order``."""
+        rows = order[step * self.cfg.batch_size : (step + 1) * self.cfg.batch_size]
+        return rows[self.info.rank * self.per_rank : (self.info.rank + 1) * self.per_rank].tolist()
+
+    def train_epoch(self, net: nn.Module, runlog: RunLog | None) -> list[float]:
+        """The remaining steps of the current epoch (stopping early at ``max_steps``); the step losses."""
+        cfg, p = self.cfg, self.progress
+        order = epoch_order(len(self.data.train_audio), cfg.seed, p.epoch)
         losses: list[float] = []
-        with progress_bar(f"epoch {epoch + 1}/{cfg.max_epochs}", n_batches - step, cfg.show_progress and env.main) as advance:
-            while step < n_batches:
-                if cfg.max_steps is not None and global_step >= cfg.max_steps:
-                    status, stop_reason = "stopped", f"max_steps {cfg.max_steps} reached"
+        show = cfg.show_progress and self.info.is_main
+        with progress_bar(f"epoch {p.epoch + 1}/{cfg.max_epochs}", self.n_batches - p.step, show) as advance:
+            while p.step < self.n_batches:
+                if cfg.max_steps is not None and p.global_step >= cfg.max_steps:
+                    p.status, p.stop_reason = "stopped", f"max_steps {cfg.max_steps} reached"
                     break
-                rows = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-                mine = rows[env.rank * per_rank : (env.rank + 1) * per_rank].tolist()
-                nxt = None
-                if step + 1 < n_batches:
-                    nrows = order[(step + 1) * cfg.batch_size : (step + 2) * cfg.batch_size]
-                    nxt = nrows[env.rank * per_rank : (env.rank + 1) * per_rank].tolist()
-                audio, kept = train_audio.get(mine, prefetch_next=nxt)
-                loss = net(torch.from_numpy(audio).to(device), train_img[kept].to(device))
-                optimizer.zero_grad(set_to_none=True)
+                nxt = self._my_rows(order, p.step + 1) if p.step + 1 < self.n_batches else None
+                audio, kept = self.data.train_audio.get(self._my_rows(order, p.step), prefetch_next=nxt)
+                loss = net(torch.from_numpy(audio).to(self.device), self.data.train_img[kept].to(self.device))
+                self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                optimizer.step()
-                step += 1
-                global_step += 1
-                value = env.mean(float(loss.detach()), device)
+                self.optimizer.step()
+                p.step += 1
+                p.global_step += 1
+                value = self.info.mean(float(loss.detach()), self.device)
                 losses.append(value)
                 if runlog is not None:
-                    runlog.add({"kind": "step", "epoch": epoch, "step": step, "global_step": global_step, "train_loss": value,
-                                "lr": optimizer.param_groups[0]["lr"]})
+                    lr = self.optimizer.param_groups[0]["lr"]
+                    row = {
+                        "epoch": p.epoch,
+                        "step": p.step,
+                        "global_step": p.global_step,
+                        "train_loss": value,
+                        "lr": lr,
+                    }
+                    runlog.add({"kind": "step", **row})
                 advance(1)
-                if cfg.save_every_steps and global_step % cfg.save_every_steps == 0 and step < n_batches:
-                    save_state()
-        if status == "stopped":
-            break
-        val_loss = validate()
-        scheduler.step(val_loss)
-        improved = val_loss < best_val
+                if cfg.save_every_steps and p.global_step % cfg.save_every_steps == 0 and p.step < self.n_batches:
+                    self.save_state()
+        return losses
+
+    def end_epoch(self, losses: list[float], t_epoch: float, runlog: RunLog | None, meta: dict[str, Any]) -> None:
+        """Validate, step the scheduler, keep the best weights, log, decide whether to stop, save."""
+        cfg, p = self.cfg, self.progress
+        val_loss = self.validate()
+        self.scheduler.step(val_loss)
+        improved = val_loss < p.best_val
         if improved:
-            best_val, best_epoch, bad_epochs = val_loss, epoch, 0
+            p.best_val, p.best_epoch, p.bad_epochs = val_loss, p.epoch, 0
         else:
-            bad_epochs += 1
+            p.bad_epochs += 1
         if runlog is not None:  # the whole epoch's steps, also those before a resume
-            losses = [r["train_loss"] for r in runlog.rows() if r.get("kind") == "step" and r["epoch"] == epoch]
+            losses = [r["train_loss"] for r in runlog.rows() if r.get("kind") == "step" and r["epoch"] == p.epoch]
         train_loss = float(np.mean(losses)) if losses else float("nan")
-        epoch += 1
-        step = 0
-        if env.main:
-            export = model.export()
+        p.epoch += 1
+        p.step = 0
+        lr = self.optimizer.param_groups[0]["lr"]
+        if self.info.is_main:
+            export = self.model.export()
             if improved:
-                save_official(export, out_dir / "best.pt")
-            save_official(export, out_dir / "last.pt")
+                save_official(export, self.out_dir / "best.pt")
+            save_official(export, self.out_dir / "last.pt")
             assert runlog is not None
-            runlog.add({"kind": "epoch", "epoch": epoch, "global_step": global_step, "train_loss": train_loss,
-                        "val_loss": val_loss, "lr": optimizer.param_groups[0]["lr"], "best": improved,
-                        "seconds": round(time.perf_counter() - t_epoch, 2)})
+            runlog.add(
+                {
+                    "kind": "epoch",
+                    "epoch": p.epoch,
+                    "global_step": p.global_step,
+                    "train_loss": train_loss,
+                    "val_loss": val_loss,
+                    "lr": lr,
+                    "best": improved,
+                    "seconds": round(time.perf_counter() - t_epoch, 2),
+                }
+            )
             runlog.write_csv()
-        say(f"epoch {epoch}/{cfg.max_epochs}: train {train_loss:.4f}  val {val_loss:.4f}  lr {optimizer.param_groups[0]['lr']:.1e}"
-            f"{'  (best)' if improved else ''}  {time.perf_counter() - t_epoch:.1f} s")
-        if bad_epochs >= cfg.early_stop_patience:
-            status, stop_reason = "finished", f"early stopping: no improvement for {bad_epochs} epochs"
-        elif epoch >= cfg.max_epochs:
-            status, stop_reason = "finished", f"max_epochs {cfg.max_epochs} reached"
-        if env.main:
-            _write_meta(out_dir, meta, status, stop_reason, best_val, best_epoch, epoch, global_step)
-        save_state()
-    if status == "stopped":
-        save_state()
-        if env.main:
-            save_official(model.export(), out_dir / "last.pt")
-            _write_meta(out_dir, meta, status, stop_reason, best_val, best_epoch, epoch, global_step)
-    if status == "running":  # resumed a run whose max_epochs was already reached
-        status = "finished"
-    train_audio.close()
-    val_audio.close()
-    env.barrier()
-    if env.world > 1:
-        torch.distributed.destroy_process_group()
-    say(f"{status}: {stop_reason or 'nothing left to do'}; best val {best_val:.4f} (epoch {best_epoch + 1}); {out_dir}")
-    best = out_dir / "best.pt"
-    last = out_dir / "last.pt"
-    return TrainResult(out_dir, best if best.is_file() else None, last if last.is_file() else None, status, best_val,
-                       best_epoch, epoch, global_step, time.perf_counter() - t_start, len(train_audio), len(val_audio), skipped)
+        best = "  (best)" if improved else ""
+        self.say(
+            f"epoch {p.epoch}/{cfg.max_epochs}: train {train_loss:.4f}  val {val_loss:.4f}  lr {lr:.1e}{best}  "
+            f"{time.perf_counter() - t_epoch:.1f} s"
+        )
+        if p.bad_epochs >= cfg.early_stop_patience:
+            p.status, p.stop_reason = "finished", f"early stopping: no improvement for {p.bad_epochs} epochs"
+        elif p.epoch >= cfg.max_epochs:
+            p.status, p.stop_reason = "finished", f"max_epochs {cfg.max_epochs} reached"
+        self.write_meta(meta)
+        self.save_state()
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        if self.info.is_main:
+            p = self.progress
+            write_run_metadata(
+                self.out_dir, meta, p.status, p.stop_reason, p.best_val, p.best_epoch, p.epoch, p.global_step
+            )
+
+    def fit(self, meta: dict[str, Any], resumed: bool) -> None:
+        """Epochs until early stopping, ``max_epochs`` or ``max_steps``; every rank runs this."""
+        cfg, p, data = self.cfg, self.progress, self.data
+        runlog = RunLog(self.out_dir, p.global_step if resumed else None) if self.info.is_main else None
+        net: nn.Module = self.model
+        if self.info.active:
+            ids = [self.device] if self.device.startswith("cuda") else None
+            net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.say(
+            f"training on {len(data.train_audio)} clips ({self.n_batches} steps/epoch of {cfg.batch_size}), "
+            f"validating on {len(data.val_audio)}; loss {cfg.loss}, norm {cfg.norm}, "
+            f"{self.info.world} process(es) on {self.device}"
+        )
+        self.model.train()
+        while p.status == "running" and p.epoch < cfg.max_epochs:
+            t_epoch = time.perf_counter()
+            losses = self.train_epoch(net, runlog)
+            if p.status == "stopped":
+                break
+            self.end_epoch(losses, t_epoch, runlog, meta)
+        if p.status == "stopped":
+            self.save_state()
+            if self.info.is_main:
+                save_official(self.model.export(), self.out_dir / "last.pt")
+            self.write_meta(meta)
+        if p.status == "running":  # resumed a run whose max_epochs was already reached
+            p.status = "finished"
+
+    def close(self) -> None:
+        """Stop the decoding threads; leave the process group once every rank is done."""
+        self.data.train_audio.close()
+        self.data.val_audio.close()
+        self.info.barrier()
+        if self.info.active:
+            torch.distributed.destroy_process_group()
+
+    def result(self, seconds: float) -> TrainResult:
+        p, best, last = self.progress, self.out_dir / "best.pt", self.out_dir / "last.pt"
+        return TrainResult(
+            self.out_dir,
+            best if best.is_file() else None,
+            last if last.is_file() else None,
+            p.status,
+            p.best_val,
+            p.best_epoch,
+            p.epoch,
+            p.global_step,
+            seconds,
+            len(self.data.train_audio),
+            len(self.data.val_audio),
+            self.data.skipped,
+        )
 
 
-def _run_meta(cfg: TrainConfig, dataset: Dataset, out_dir: Path, n_train: int, n_val: int, skipped: dict[str, str]) -> dict[str, Any]:
+def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainResult:
+    """Run (or resume) a distillation; returns where the checkpoints are."""
+    t_start = time.perf_counter()
+    info = distributed.init(cfg.device)
+    device = distributed.rank_device(cfg.device, info)
+
+    def say(msg: str) -> None:
+        if info.is_main:
+            (log or (lambda m: print(m, file=sys.stderr, flush=True)))(msg)
+
+    if cfg.batch_size % info.world:
+        raise TrainError(f"--batch-size {cfg.batch_size} must be divisible by the number of processes ({info.world})")
+    cfg, dataset, out_dir, identity = open_run(cfg, info)
+    state = read_state(out_dir, identity)
+    run = Distillation(cfg, info, device, dataset, out_dir, identity, say)
+    if state is not None:
+        run.resume(state)
+    meta = describe_run(cfg, dataset, out_dir, len(run.data.train_audio), len(run.data.val_audio), run.data.skipped)
+    meta["numerics"] = run.numerics
+    if run.numerics_notes:
+        meta["numerics_changed_on_resume"] = run.numerics_notes
+    if state is None:
+        run.write_meta(meta)
+    run.fit(meta, resumed=state is not None)
+    run.close()
+    p = run.progress
+    say(
+        f"{p.status}: {p.stop_reason or 'nothing left to do'}; best val {p.best_val:.4f} "
+        f"(epoch {p.best_epoch + 1}); {out_dir}"
+    )
+    return run.result(time.perf_counter() - t_start)
+
+
+def describe_run(
+    cfg: TrainConfig, dataset: Dataset, out_dir: Path, n_train: int, n_val: int, skipped: dict[str, str]
+) -> dict[str, Any]:
+    """The run's part of ``model.json``: what it was trained on, by which teacher, with which settings."""
     teacher = cfg.teacher.to_json()
     pre = teacher.get("pretrained")
     if pre and Path(pre).is_file() and Path(pre).resolve().parent == out_dir.resolve():
@@ -621,29 +755,18 @@ def _run_meta(cfg: TrainConfig, dataset: Dataset, out_dir: Path, n_train: int, n
         "format": RUN_FORMAT,
         "trainer_version": TRAINER_VERSION,
         "demo": dataset.info.get("kind") == "demo",
-        "data": {"kind": dataset.info.get("kind"), "root": str(dataset.root), "checksum": dataset.checksum(),
-                 "n_train": n_train, "n_val": n_val, "n_skipped": len(skipped), **({"demo": dataset.info["demo"]} if "demo" in dataset.info else {})},
+        "data": {
+            "kind": dataset.info.get("kind"),
+            "root": str(dataset.root),
+            "checksum": dataset.checksum(),
+            "n_train": n_train,
+            "n_val": n_val,
+            "n_skipped": len(skipped),
+            **({"demo": dataset.info["demo"]} if "demo" in dataset.info else {}),
+        },
         "teacher": teacher,
         "teacher_identity": cfg.teacher.identity(),
         "norm": cfg.norm,
         "loss": cfg.loss,
         "config": cfg.to_json(),
     }
-
-
-def _write_meta(out_dir: Path, meta: dict[str, Any], status: str, reason: str, best_val: float, best_epoch: int,
-                epochs: int, steps: int) -> None:
-    if meta.get("demo"):
-        from encoders.wav2clip.demo import mark_demo_weights
-
-        mark_demo_weights(out_dir / "best.pt", out_dir / "last.pt")
-    files = {}
-    for name in ("best.pt", "last.pt"):
-        path = out_dir / name
-        if path.is_file():
-            files[name] = sha256_file(path)
-    atomic_write_json(out_dir / "model.json", {
-        **meta, "status": status, "stop_reason": reason, "best_val_loss": best_val if math.isfinite(best_val) else None,
-        "best_epoch": best_epoch + 1, "epochs": epochs, "steps": steps, "sha256": files,
-        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })

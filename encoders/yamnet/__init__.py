@@ -61,12 +61,6 @@ def cached_handle_dir(handle: str) -> Path | None:
     return d if (d / "saved_model.pb").is_file() else None
 
 
-def frame_count(n_samples: int, sample_rate: int = 16000) -> int:
-    """YAMNet's patch count for a waveform of ``n_samples``."""
-    after = max(0, n_samples - int(round(MIN_S * sample_rate)))
-    return 1 + -(-after // int(round(HOP_S * sample_rate)))
-
-
 def _dir_digest(directory: Path) -> str:
     """sha256 over the SavedModel's graph and variables (what changes the numbers)."""
     h = hashlib.sha256()
@@ -85,7 +79,6 @@ class YAMNetEncoder(Encoder):
     version = "1"
     sample_rate = 16000
     embedding_dim = 1024
-    frame_hop_s = HOP_S
     preferred_batch_size = 16
 
     def __init__(self, device: str = "cpu", weights: str | None = None, seed: int = 0) -> None:
@@ -110,8 +103,8 @@ class YAMNetEncoder(Encoder):
         self._model: Any = None
         self._weights_id: str | None = None
 
-    @staticmethod
-    def availability() -> tuple[bool, str]:
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
         missing = [m for m in ("tensorflow", "tensorflow_hub", "tf_keras") if not module_available(m)]
         if missing:
             return False, (f"missing {', '.join(missing)}: pip install 'bench-audio[tf]' (see README: TensorFlow)")
@@ -141,7 +134,9 @@ class YAMNetEncoder(Encoder):
 
     def refusal(self, data_kind: str) -> str | None:
         if data_kind == "real" and self.random_weights and not self.random_requested:
-            return f"yamnet: no real YAMNet weights on this machine, refusing random weights on real data; {FIX_WEIGHTS}"
+            return (
+                f"yamnet: no real YAMNet weights on this machine, refusing random weights on real data; {FIX_WEIGHTS}"
+            )
         return None
 
     def model(self) -> Any:
@@ -153,11 +148,15 @@ class YAMNetEncoder(Encoder):
 
                 location = str(ensure_random_yamnet(paths.models_dir(), self.seed))
             else:
-                location = str(Path(self.handle).expanduser()) if Path(self.handle).expanduser().is_dir() else self.handle
+                location = (
+                    str(Path(self.handle).expanduser()) if Path(self.handle).expanduser().is_dir() else self.handle
+                )
             try:
                 self._model = hub.load(location)
             except Exception as exc:
-                raise RuntimeError(f"yamnet: cannot load {location!r} ({type(exc).__name__}: {exc}); {FIX_WEIGHTS}") from exc
+                raise RuntimeError(
+                    f"yamnet: cannot load {location!r} ({type(exc).__name__}: {exc}); {FIX_WEIGHTS}"
+                ) from exc
         return self._model
 
     def native_frames(self, wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

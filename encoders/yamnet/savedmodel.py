@@ -50,9 +50,19 @@ BN_EPS = 1e-4
 # (kind, stride, filters): the published layer table
 LAYERS: tuple[tuple[str, int, int], ...] = (
     ("conv", 2, 32),
-    ("sep", 1, 64), ("sep", 2, 128), ("sep", 1, 128), ("sep", 2, 256), ("sep", 1, 256), ("sep", 2, 512),
-    ("sep", 1, 512), ("sep", 1, 512), ("sep", 1, 512), ("sep", 1, 512), ("sep", 1, 512),
-    ("sep", 2, 1024), ("sep", 1, 1024),
+    ("sep", 1, 64),
+    ("sep", 2, 128),
+    ("sep", 1, 128),
+    ("sep", 2, 256),
+    ("sep", 1, 256),
+    ("sep", 2, 512),
+    ("sep", 1, 512),
+    ("sep", 1, 512),
+    ("sep", 1, 512),
+    ("sep", 1, 512),
+    ("sep", 1, 512),
+    ("sep", 2, 1024),
+    ("sep", 1, 1024),
 )
 FORMAT_VERSION = "1"
 RANDOM_MARKER = "BENCH_RANDOM_WEIGHTS.json"  # marks a SavedModel as random weights (labelled so)
@@ -91,7 +101,7 @@ def build_module(seed: int = 0) -> Any:
     """A ``tf.Module`` with YAMNet's signature and random weights."""
     tf = import_tensorflow()
 
-    class YAMNet(tf.Module):  # type: ignore[misc, name-defined]
+    class YAMNet(tf.Module):  # type: ignore[name-defined]
         def __init__(self, variables: dict[str, np.ndarray], class_map: str) -> None:
             super().__init__(name="yamnet")
             self.vars = {k: tf.Variable(v, trainable=False, name=k.replace("/", "_")) for k, v in variables.items()}
@@ -116,8 +126,14 @@ def build_module(seed: int = 0) -> Any:
             hops = (after_first + PATCH_HOP_SAMPLES - 1) // PATCH_HOP_SAMPLES
             pad = MIN_SAMPLES + hops * PATCH_HOP_SAMPLES - n
             padded = tf.pad(waveform, [[0, pad]])
-            stft = tf.signal.stft(padded, frame_length=STFT_WIN, frame_step=STFT_HOP, fft_length=FFT,
-                                  window_fn=tf.signal.hann_window, pad_end=False)
+            stft = tf.signal.stft(
+                padded,
+                frame_length=STFT_WIN,
+                frame_step=STFT_HOP,
+                fft_length=FFT,
+                window_fn=tf.signal.hann_window,
+                pad_end=False,
+            )
             mel = tf.matmul(tf.abs(stft), self.mel_matrix)
             log_mel = tf.math.log(mel + LOG_OFFSET)
             patches = tf.signal.frame(log_mel, PATCH_FRAMES, PATCH_HOP_FRAMES, axis=0)
@@ -128,7 +144,9 @@ def build_module(seed: int = 0) -> Any:
                     x = tf.nn.conv2d(x, v[f"layer{i}/conv"], strides=stride, padding="SAME")
                     x = self._bn_relu(x, f"layer{i}/conv")
                 else:
-                    x = tf.nn.depthwise_conv2d(x, v[f"layer{i}/depthwise_conv"], strides=[1, stride, stride, 1], padding="SAME")
+                    x = tf.nn.depthwise_conv2d(
+                        x, v[f"layer{i}/depthwise_conv"], strides=[1, stride, stride, 1], padding="SAME"
+                    )
                     x = self._bn_relu(x, f"layer{i}/depthwise_conv")
                     x = tf.nn.conv2d(x, v[f"layer{i}/pointwise_conv"], strides=1, padding="SAME")
                     x = self._bn_relu(x, f"layer{i}/pointwise_conv")

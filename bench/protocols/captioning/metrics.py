@@ -95,13 +95,18 @@ class CocoScorer:
             proc.wait()
             self._meteor = None
 
-    def tokenize(self, refs: Mapping[str, Sequence[str]], cands: Mapping[str, str]) -> tuple[dict[int, list[str]], dict[int, list[str]], list[str]]:
+    def tokenize(
+        self, refs: Mapping[str, Sequence[str]], cands: Mapping[str, str]
+    ) -> tuple[dict[int, list[str]], dict[int, list[str]], list[str]]:
         """PTB-tokenize references and candidates in one Java call; keys become 0..N-1 (sorted ids)."""
         from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
         if set(refs) != set(cands):
             only_r, only_c = sorted(set(refs) - set(cands))[:3], sorted(set(cands) - set(refs))[:3]
-            raise ValueError(f"references and candidates name different items (only in references: {only_r}, only in candidates: {only_c})")
+            raise ValueError(
+                "references and candidates name different items (only "
+                f"in references: {only_r}, only in candidates: {only_c})"
+            )
         ids = sorted(refs)
         for i in ids:
             if not refs[i]:
@@ -149,7 +154,10 @@ class CocoScorer:
             except (subprocess.CalledProcessError, OSError, ValueError, KeyError) as exc:
                 unavailable = {"spice": f"SPICE failed: {type(exc).__name__}: {exc}", "spider": "needs SPICE"}
         else:
-            unavailable = {"spice": self.spice_reason, "spider": "SPIDEr = (CIDEr + SPICE) / 2 needs SPICE, which is unavailable"}
+            unavailable = {
+                "spice": self.spice_reason,
+                "spider": "SPIDEr = (CIDEr + SPICE) / 2 needs SPICE, which is unavailable",
+            }
         metrics = {k: float(v) for k, v in metrics.items()}
         per_item = {ids[k]: {m: vals[k] for m, vals in per.items()} for k in range(len(ids))}
         return CaptionScores(metrics=metrics, unavailable=unavailable, per_item=per_item)

@@ -5,7 +5,7 @@ and each writes an ordinary result record (protocol id ``probe-mlp-v1-frac{p}``)
 ``r`` (``seeds`` of them) uses the probe protocol's own splits for seed ``seed + 1000·r``:
 validation is carved from the *full* training split once, so every fraction early-stops on
 the same clips and only the amount of training data changes; the training part is then cut
-to a nested stratified subset (:mod:`bench.fractions`). With folds (ESC-50, UrbanSound8K)
+to a nested stratified subset (:mod:`bench.protocols.data_fraction.subsets`). With folds (ESC-50, UrbanSound8K)
 every fold of every repetition is run. At 100 % repetition ``r`` is exactly the probe
 protocol's trial ``r`` (or, for fold tasks, repetition 0 is exactly its folds).
 """
@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from bench.fractions import SCHEME, fraction_subset
 from bench.progress import progress_bar
 from bench.protocols import ProtocolContext, ProtocolOutput
 from bench.protocols.classification import MLPProbeProtocol, prediction_table, probe_split
+from bench.protocols.data_fraction.subsets import SCHEME, fraction_subset
 from bench.results import FoldResult
 from bench.splits import Split, make_splits
 
@@ -59,10 +59,13 @@ class FractionProbeProtocol(MLPProbeProtocol):
         names: list[str] = []
         scores_all: list[np.ndarray] = []
         splits = self.splits(ctx)
-        with progress_bar(f"probe {ctx.task.name} @ {self.fraction:g}%", total=len(splits), enabled=ctx.show_progress) as advance:
+        with progress_bar(
+            f"probe {ctx.task.name} @ {self.fraction:g}%", total=len(splits), enabled=ctx.show_progress
+        ) as advance:
             for rep, split, pool in splits:
                 fold, test, scores = probe_split(ctx.task, split, ctx.view, n_classes, cfg, ctx.device)
-                fold.info.update({"seed_index": rep, "n_pool": pool, "fraction_actual": fold.n_train / max(1, pool)})
+                info = {"seed_index": rep, "n_pool": pool, "fraction_actual": fold.n_train / max(1, pool)}
+                fold = replace(fold, info={**fold.info, **info})
                 folds.append(fold)
                 ids += [c.id for c in test]
                 names += [split.name] * len(test)

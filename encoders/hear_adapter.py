@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.encoder import Encoder, FrameEmbeddings, sha256_file
+from bench.encoder import Encoder, FrameEmbeddings
 from bench.frameworks import guard_import_order, preload_triton
+from bench.hashing import sha256_file
 from encoders._frames import pool_to_windows
 
 MEL_ARGS = ("sr", "n_fft", "n_mels", "fmin", "fmax", "htk", "norm", "dtype")
@@ -112,8 +113,8 @@ class HearEncoder(Encoder):
         if self.is_torch:
             self.model.to(device).eval()
 
-    @staticmethod
-    def availability() -> tuple[bool, str]:
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
         from bench.frameworks import module_available
 
         have = "hearbaseline installed" if module_available("hearbaseline") else "no HEAR package found"

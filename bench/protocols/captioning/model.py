@@ -218,12 +218,16 @@ def _pairs(captions: Sequence[Sequence[str]], vocab: Vocabulary, max_words: int)
     return torch.tensor(clip_idx, dtype=torch.long), torch.tensor(rows, dtype=torch.long)
 
 
-def _loss(model: CaptionDecoder, mem: torch.Tensor, pad: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, int]:
+def _loss(
+    model: CaptionDecoder, mem: torch.Tensor, pad: torch.Tensor, tokens: torch.Tensor
+) -> tuple[torch.Tensor, int]:
     """Summed token cross-entropy and the number of predicted tokens."""
     tokens = tokens[:, : int((tokens != PAD).sum(dim=1).max())]
     logits = model(mem, pad, tokens[:, :-1])
     target = tokens[:, 1:]
-    loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=PAD, reduction="sum")
+    loss = nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=PAD, reduction="sum"
+    )
     return loss, int((target != PAD).sum())
 
 
@@ -277,7 +281,14 @@ def fit_captioner(
     return FittedCaptioner(model, vocab, mean, std, cfg, best_epoch, epoch + 1, float(best_loss), device)
 
 
-def _evaluate(model: CaptionDecoder, x: torch.Tensor, pad: torch.Tensor, clip_idx: torch.Tensor, tokens: torch.Tensor, batch: int = 256) -> float:
+def _evaluate(
+    model: CaptionDecoder,
+    x: torch.Tensor,
+    pad: torch.Tensor,
+    clip_idx: torch.Tensor,
+    tokens: torch.Tensor,
+    batch: int = 256,
+) -> float:
     """Mean per-token cross-entropy on validation pairs."""
     model.eval()
     total, count = 0.0, 0

@@ -36,7 +36,14 @@ class CurvePoint:
 
 
 def is_fraction_record(record: ResultRecord) -> bool:
-    return record.protocol.get("sweep") == "fractions"
+    return record.protocol.sweep == "fractions"
+
+
+def fraction_of(record: ResultRecord) -> float:
+    """The % of the training split a data-fraction record was trained on."""
+    if record.protocol.fraction_pct is None:
+        raise ValueError(f"{record.encoder.label} / {record.task.name}: not a data-fraction record")
+    return float(record.protocol.fraction_pct)
 
 
 def fraction_rows(records: Sequence[ResultRecord], kind: str) -> tuple[list[str], list[list[str]]]:
@@ -47,8 +54,8 @@ def fraction_rows(records: Sequence[ResultRecord], kind: str) -> tuple[list[str]
             continue
         values = per_seed(rec, rec.primary_metric)
         if values:
-            key = (rec.task.get("title", rec.task["name"]), rec.encoder["label"], rec.primary_metric)
-            cells.setdefault(key, {})[float(rec.protocol["fraction_pct"])] = fmt(float(np.mean(values)), float(np.std(values)))
+            key = (rec.task.title, rec.encoder.label, rec.primary_metric)
+            cells.setdefault(key, {})[fraction_of(rec)] = fmt(float(np.mean(values)), float(np.std(values)))
     fractions = sorted({f for row in cells.values() for f in row})
     headers = ["Task", "Model", "Metric", *[f"{f:g} %" for f in fractions]]
     rows = [[*key, *[row.get(f, "—") for f in fractions]] for key, row in sorted(cells.items())]
@@ -64,19 +71,23 @@ def per_seed(record: ResultRecord, metric: str) -> list[float]:
 
 
 def collect(
-    results_dir: Path, task: str, kind: str, labels: Sequence[str] | None = None, fractions: Sequence[float] | None = None
+    results_dir: Path,
+    task: str,
+    kind: str,
+    labels: Sequence[str] | None = None,
+    fractions: Sequence[float] | None = None,
 ) -> tuple[dict[str, list[CurvePoint]], str, str]:
     """Encoder label → points sorted by fraction; also the metric and the task title."""
     curves: dict[str, list[CurvePoint]] = {}
     metric, title = "", task
     for _path, rec in ResultsStore(results_dir).all():
-        if not (is_fraction_record(rec) and rec.task["name"] == task and rec.data_kind == kind and rec.status == "ok"):
+        if not (is_fraction_record(rec) and rec.task.name == task and rec.data_kind == kind and rec.status == "ok"):
             continue
-        label = rec.encoder["label"]
-        frac = float(rec.protocol["fraction_pct"])
+        label = rec.encoder.label
+        frac = fraction_of(rec)
         if (labels and label not in labels) or (fractions and frac not in fractions):
             continue
-        metric, title = rec.primary_metric, rec.task.get("title", task)
+        metric, title = rec.primary_metric, rec.task.title
         values = per_seed(rec, metric)
         if values:
             n_train = float(np.mean([f.n_train for f in rec.folds]))
@@ -96,7 +107,9 @@ def write_fraction_plot(
 ) -> Path:
     curves, metric, title = collect(results_dir, task, kind, labels, fractions)
     if not curves:
-        raise ValueError(f"no {kind} data-fraction records for task {task!r} in {results_dir}; run `bench sweep fractions` first")
+        raise ValueError(
+            f"no {kind} data-fraction records for task {task!r} in {results_dir}; run `bench sweep fractions` first"
+        )
     png = out or Path(results_dir) / kind / f"{task}.fractions.png"
     png.parent.mkdir(parents=True, exist_ok=True)
     _write_csv(curves, metric, png.with_suffix(".csv"))
@@ -117,7 +130,9 @@ def write_fraction_plot(
         (line,) = ax.plot(x, mean, marker=markers[i % len(markers)], lw=1.8, ms=5, label=label)
         ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.18, lw=0)
         for p in points:
-            ax.scatter([p.fraction_pct] * len(p.seed_values), p.seed_values, s=9, color=line.get_color(), alpha=0.45, lw=0)
+            ax.scatter(
+                [p.fraction_pct] * len(p.seed_values), p.seed_values, s=9, color=line.get_color(), alpha=0.45, lw=0
+            )
     sizes: dict[float, float] = {}
     for pts in curves.values():
         for p in pts:
@@ -130,7 +145,9 @@ def write_fraction_plot(
     ax.set_ylabel(metric)
     seeds = max(len(p.seed_values) for pts in curves.values() for p in pts)
     demo = " [demo data]" if kind == "demo" else ""
-    ax.set_title(f"{title}: {metric} vs training data{demo}\nmean over {seeds} seed(s), band ± 1 std, dots: seeds", fontsize=10)
+    ax.set_title(
+        f"{title}: {metric} vs training data{demo}\nmean over {seeds} seed(s), band ± 1 std, dots: seeds", fontsize=10
+    )
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="best", fontsize=9)
     fig.tight_layout()
@@ -145,5 +162,13 @@ def _write_csv(curves: dict[str, list[CurvePoint]], metric: str, path: Path) -> 
         writer.writerow(["encoder", "fraction_pct", "mean_n_train", f"{metric}_mean", f"{metric}_std", "per_seed"])
         for label, points in sorted(curves.items()):
             for p in points:
-                writer.writerow([label, f"{p.fraction_pct:g}", f"{p.n_train:.1f}", f"{p.mean:.6f}", f"{p.std:.6f}",
-                                 " ".join(f"{v:.6f}" for v in p.seed_values)])
+                writer.writerow(
+                    [
+                        label,
+                        f"{p.fraction_pct:g}",
+                        f"{p.n_train:.1f}",
+                        f"{p.mean:.6f}",
+                        f"{p.std:.6f}",
+                        " ".join(f"{v:.6f}" for v in p.seed_values),
+                    ]
+                )

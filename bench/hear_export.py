@@ -32,6 +32,8 @@ import soxr
 import torch
 
 from bench.encoder import Encoder, get_encoder
+from bench.options import typed_pairs
+from bench.protocols import EndToEndEncoder
 
 HEAR_RATES = (16000, 22050, 44100, 48000)
 DEFAULT_WINDOW_S = 1.0
@@ -56,24 +58,10 @@ def hear_rate(rate: int) -> int:
     return higher[0] if higher else HEAR_RATES[-1]
 
 
-def _coerce(v: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(v.lower(), v)
-
-
 def env_options() -> dict[str, Any]:
+    """Encoder options from ``BENCH_HEAR_OPTS="key=value;key=value"``."""
     raw = os.environ.get("BENCH_HEAR_OPTS", "")
-    out: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in raw.split(";"))):
-        if "=" not in item:
-            raise ValueError(f"BENCH_HEAR_OPTS: {item!r} is not key=value")
-        k, v = item.split("=", 1)
-        out[k.strip()] = _coerce(v.strip())
-    return out
+    return typed_pairs(filter(None, (p.strip() for p in raw.split(";"))), "BENCH_HEAR_OPTS")
 
 
 def load_model(model_file_path: str = "", *, encoder: str, **options: Any) -> HearModel:
@@ -83,20 +71,12 @@ def load_model(model_file_path: str = "", *, encoder: str, **options: Any) -> He
     if model_file_path:
         opts["weights"] = model_file_path
     enc = get_encoder(encoder, **opts)
-    if _end_to_end(enc):
+    if isinstance(enc, EndToEndEncoder):
         raise TypeError(f"{encoder!r} trains end to end per task; it has no frozen embeddings to export to HEAR")
     refused = enc.refusal("real")
     if refused is not None:
         raise RuntimeError(refused)
     return HearModel(enc, window_s=window_s, hop_s=hop_s)
-
-
-def _end_to_end(enc: Encoder) -> bool:
-    from bench.protocols import get_protocol
-
-    probe = get_protocol("probe")
-    replaced = enc.protocol_for(probe)
-    return replaced is None or replaced.id != probe.id
 
 
 def _check(audio: Any, model: Any) -> np.ndarray:
@@ -152,7 +132,9 @@ def get_timestamp_embeddings(audio: Any, model: HearModel) -> tuple[torch.Tensor
     return torch.from_numpy(emb).to(device), torch.from_numpy(ts.copy()).to(device)
 
 
-def make_api(encoder: str, **defaults: Any) -> tuple[Callable[..., HearModel], Callable[..., torch.Tensor], Callable[..., Any]]:
+def make_api(
+    encoder: str, **defaults: Any
+) -> tuple[Callable[..., HearModel], Callable[..., torch.Tensor], Callable[..., Any]]:
     """``(load_model, get_scene_embeddings, get_timestamp_embeddings)`` for one registered encoder."""
 
     def load(model_file_path: str = "") -> HearModel:

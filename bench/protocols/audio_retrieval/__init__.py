@@ -22,23 +22,21 @@ The paper's description is short; this is the exact reading implemented (docs/pr
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from bench.protocols import Protocol, ProtocolContext, ProtocolOutput
-from bench.results import FoldResult
-from bench.segment_metrics import (
+from bench.protocols.audio_retrieval.segments import (
     Event,
     FileEvents,
     SegmentGrid,
     f1_from_counts,
     sed_eval_segment_scores,
 )
-from bench.task import Clip
+from bench.results import FoldResult
+from bench.task import annotations_digest
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,9 @@ class ClipFrames:
 def assign_folds(ids: list[str], n_folds: int, seed: int) -> dict[str, int]:
     """Seeded random split of clips into ``n_folds`` folds of (almost) equal size, numbered 1..k."""
     if len(ids) < n_folds:
-        raise ValueError(f"audio retrieval needs at least {n_folds} clips with embeddings for {n_folds} folds, got {len(ids)}")
+        raise ValueError(
+            f"audio retrieval needs at least {n_folds} clips with embeddings for {n_folds} folds, got {len(ids)}"
+        )
     order = sorted(ids)
     perm = np.random.default_rng(seed).permutation(len(order))
     return {order[p]: i % n_folds + 1 for i, p in enumerate(perm)}
@@ -79,7 +79,9 @@ def frame_spans(starts: np.ndarray, window_s: float, length_s: float) -> tuple[n
     return keep, [(float(starts[i]), float(min(starts[i] + window_s, length_s))) for i in keep]
 
 
-def frame_labels(spans: list[tuple[float, float]], events: tuple[Event, ...], class_index: dict[str, int]) -> np.ndarray:
+def frame_labels(
+    spans: list[tuple[float, float]], events: tuple[Event, ...], class_index: dict[str, int]
+) -> np.ndarray:
     out = np.zeros((len(spans), len(class_index)), dtype=bool)
     for f, (a, b) in enumerate(spans):
         for on, off, label in events:
@@ -133,7 +135,9 @@ def select_threshold(scores: np.ndarray, grid: SegmentGrid, rows: np.ndarray, n_
     return float(candidates[best]), float(f1s[best])
 
 
-def fold_thresholds(scores: np.ndarray, folds: np.ndarray, grid: SegmentGrid, n_folds: int, n_thresholds: int) -> dict[int, tuple[float, float]]:
+def fold_thresholds(
+    scores: np.ndarray, folds: np.ndarray, grid: SegmentGrid, n_folds: int, n_thresholds: int
+) -> dict[int, tuple[float, float]]:
     """Fold → (threshold chosen on the other folds' clips, its F1 there)."""
     return {k: select_threshold(scores, grid, np.flatnonzero(folds != k), n_thresholds) for k in range(1, n_folds + 1)}
 
@@ -159,12 +163,6 @@ def merged_events(spans: list[tuple[float, float]], decisions: np.ndarray, class
     return sorted(events)
 
 
-def annotation_digest(clips: list[Clip]) -> str:
-    """Hash of every clip's events and length: edited annotations make old results stale."""
-    blob = json.dumps([[c.id, list(c.extra.get("events", ())), c.extra.get("duration_s")] for c in sorted(clips, key=lambda c: c.id)])
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
 class AudioRetrievalProtocol(Protocol):
     id = "desed-ar-v1"
     short = "audio-retrieval"
@@ -186,7 +184,7 @@ class AudioRetrievalProtocol(Protocol):
             "pool": "fold",
             "frame_label": "any overlap",
             "score": "cosine",
-            "annotations": annotation_digest(ctx.dataset.clips),
+            "annotations": annotations_digest(ctx.dataset.clips, {"events": (), "duration_s": None}),
         }
 
     def prepare(self, ctx: ProtocolContext, cfg: RetrievalConfig) -> list[ClipFrames]:
@@ -201,7 +199,11 @@ class AudioRetrievalProtocol(Protocol):
             keep, spans = frame_spans(starts, float(self.frames_window_s or 1.0), float(length))
             rows = ctx.view.rows(clip.id)[keep].astype(np.float64)
             events = tuple(clip.extra.get("events", ()))
-            out.append(ClipFrames(clip.id, folds[clip.id], spans, rows, frame_labels(spans, events, index), events, float(length)))
+            out.append(
+                ClipFrames(
+                    clip.id, folds[clip.id], spans, rows, frame_labels(spans, events, index), events, float(length)
+                )
+            )
         return out
 
     def run(self, ctx: ProtocolContext) -> ProtocolOutput:
@@ -211,7 +213,9 @@ class AudioRetrievalProtocol(Protocol):
         return evaluate_retrieval(clips, classes, cfg, self.params(ctx))
 
 
-def evaluate_retrieval(clips: list[ClipFrames], classes: list[str], cfg: RetrievalConfig, params: dict[str, Any]) -> ProtocolOutput:
+def evaluate_retrieval(
+    clips: list[ClipFrames], classes: list[str], cfg: RetrievalConfig, params: dict[str, Any]
+) -> ProtocolOutput:
     """Steps 2–4 of the module docstring on prepared clips (public for tests and notebooks)."""
     n_classes = len(classes)
     by_fold: dict[int, list[int]] = {}
@@ -221,7 +225,9 @@ def evaluate_retrieval(clips: list[ClipFrames], classes: list[str], cfg: Retriev
     for members in by_fold.values():
         for i, s in zip(members, pool_scores([clips[i] for i in members], n_classes), strict=True):
             per_clip[i] = s
-    grid = SegmentGrid([c.spans for c in clips], [c.events for c in clips], [c.length_s for c in clips], classes, cfg.resolution)
+    grid = SegmentGrid(
+        [c.spans for c in clips], [c.events for c in clips], [c.length_s for c in clips], classes, cfg.resolution
+    )
     scores = padded(per_clip, grid.n_frames, n_classes)
     folds = np.array([c.fold for c in clips])
     chosen = fold_thresholds(scores, folds, grid, cfg.folds, cfg.n_thresholds)
@@ -244,17 +250,25 @@ def evaluate_retrieval(clips: list[ClipFrames], classes: list[str], cfg: Retriev
         result = sed_eval_segment_scores(files, classes, cfg.resolution)
         fast = grid.subset(rows).counts(decisions)
         if fast != (int(result["n_tp"]), int(result["n_ref"]), int(result["n_sys"])):
-            raise RuntimeError(f"fold {k}: threshold search counts {fast} differ from sed_eval's "
-                               f"{result['n_tp'], result['n_ref'], result['n_sys']}; please report this bug")
+            raise RuntimeError(
+                f"fold {k}: threshold search counts {fast} differ from sed_eval's "
+                f"{result['n_tp'], result['n_ref'], result['n_sys']}; please report this bug"
+            )
         files_all += files
-        fold_results.append(FoldResult(
-            fold=f"fold{k}",
-            metrics={m: result[m] for m in ("f1", "precision", "recall", "error_rate", "f1_macro")},
-            n_train=int(len(clips) - len(rows)),
-            n_test=int(len(rows)),
-            info={"threshold": theta, "train_f1": train_f1, "n_queries": int(sum(clips[i].labels.any(axis=1).sum() for i in rows)),
-                  "counts": {"tp": fast[0], "ref": fast[1], "sys": fast[2]}},
-        ))
+        fold_results.append(
+            FoldResult(
+                fold=f"fold{k}",
+                metrics={m: result[m] for m in ("f1", "precision", "recall", "error_rate", "f1_macro")},
+                n_train=int(len(clips) - len(rows)),
+                n_test=int(len(rows)),
+                info={
+                    "threshold": theta,
+                    "train_f1": train_f1,
+                    "n_queries": int(sum(clips[i].labels.any(axis=1).sum() for i in rows)),
+                    "counts": {"tp": fast[0], "ref": fast[1], "sys": fast[2]},
+                },
+            )
+        )
     pooled = sed_eval_segment_scores(files_all, classes, cfg.resolution)
     return ProtocolOutput(
         folds=fold_results,

@@ -43,10 +43,14 @@ class FileEvents:
 
 
 def _as_dicts(filename: str, events: Sequence[Event]) -> list[dict[str, Any]]:
-    return [{"filename": filename, "onset": float(on), "offset": float(off), "event_label": lab} for on, off, lab in events]
+    return [
+        {"filename": filename, "onset": float(on), "offset": float(off), "event_label": lab} for on, off, lab in events
+    ]
 
 
-def sed_eval_segment_scores(files: Sequence[FileEvents], classes: Sequence[str], resolution: float = 0.1) -> dict[str, float]:
+def sed_eval_segment_scores(
+    files: Sequence[FileEvents], classes: Sequence[str], resolution: float = 0.1
+) -> dict[str, float]:
     """sed_eval segment-based metrics over ``files``, accumulated file by file.
 
     Returns overall (micro) F1, precision, recall and error rate, the class-wise average
@@ -56,7 +60,9 @@ def sed_eval_segment_scores(files: Sequence[FileEvents], classes: Sequence[str],
         warnings.simplefilter("ignore")  # dcase_util imports pkg_resources
         import sed_eval
 
-    metrics = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=list(classes), time_resolution=float(resolution))
+    metrics = sed_eval.sound_event.SegmentBasedMetrics(
+        event_label_list=list(classes), time_resolution=float(resolution)
+    )
     for f in files:
         metrics.evaluate(
             reference_event_list=_as_dicts(f.filename, f.reference),
