@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 from bench import paths
 from bench.commands import COMMANDS, fail
 from bench.options import parse_pairs, typed_pairs
+from bench.precision import PRECISIONS as PRECISION_NAMES
 from bench.registry import RegistryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark audio representations the Wav2CLIP way.")
@@ -40,6 +41,13 @@ DataRootOption = Annotated[
 RootOption = Annotated[list[str] | None, typer.Option(help="Per-task dataset folder, TASK=DIR (repeatable).")]
 DeviceOption = Annotated[str, typer.Option(help="cpu or cuda (or cuda:N).")]
 WeightsOption = Annotated[str | None, typer.Option(help="Weights file for the encoder(s) that take one.")]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        help="fp32, bf16 or fp16: autocast for the encoders that offer it (wav2clip, supervised); part of the "
+        "fingerprint and the label. Pays on CPUs with AVX512-BF16/AMX and on CUDA."
+    ),
+]
 EncoderOptOption = Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")]
 ProtocolOptOption = Annotated[
     list[str] | None, typer.Option(help="Protocol option KEY=VALUE, e.g. max_epochs=100 (repeatable).")
@@ -69,6 +77,7 @@ def _run_options(
     opt: list[str] | None,
     popt: list[str] | None,
     on_error: str,
+    precision: str,
     batch_size: int | None,
     workers: int,
     force: bool,
@@ -91,6 +100,10 @@ def _run_options(
         fail(str(exc))
     if weights:
         enc_opts["weights"] = weights
+    if precision not in PRECISION_NAMES:
+        fail(f"--precision must be one of {', '.join(PRECISION_NAMES)}, got {precision!r}")
+    if precision != "fp32":  # fp32 is every encoder's default: not passed, so encoders without the option run
+        enc_opts["precision"] = precision
     return RunOptions(
         data_root=data_root or paths.data_root(),
         roots=roots,
@@ -122,6 +135,7 @@ def run(
     root: RootOption = None,
     device: DeviceOption = "cpu",
     weights: WeightsOption = None,
+    precision: PrecisionOption = "fp32",
     opt: EncoderOptOption = None,
     protocol: Annotated[str | None, typer.Option(help="Only these protocols (e.g. probe,zeroshot).")] = None,
     popt: ProtocolOptOption = None,
@@ -143,7 +157,8 @@ def run(
 
     opts = _run_options(
         data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
-        batch_size=batch_size, workers=workers, force=force, seed=seed, results=results, cache=cache, quiet=quiet,
+        precision=precision, batch_size=batch_size, workers=workers, force=force, seed=seed, results=results,
+        cache=cache, quiet=quiet,
         protocols=_split(protocol) if protocol else None,
     )  # fmt: skip
     try:
@@ -156,6 +171,11 @@ def run(
         fail(str(exc), 1)
     if not dist_info().is_main:
         return  # torchrun: other ranks only embed their shard
+    from bench.reports.run_summary import render_run_summary
+
+    summary = render_run_summary(outcomes, opts.results_dir)
+    if summary:
+        typer.echo("\n" + summary)
     if leaderboard:
         from bench.reports.leaderboard import write
 
@@ -393,6 +413,7 @@ def sweep_fractions_cmd(
     root: RootOption = None,
     device: DeviceOption = "cpu",
     weights: WeightsOption = None,
+    precision: PrecisionOption = "fp32",
     opt: EncoderOptOption = None,
     popt: ProtocolOptOption = None,
     on_error: OnErrorOption = "skip",
@@ -412,7 +433,8 @@ def sweep_fractions_cmd(
 
     opts = _run_options(
         data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
-        batch_size=batch_size, workers=workers, force=force, seed=seed, results=results, cache=cache, quiet=quiet,
+        precision=precision, batch_size=batch_size, workers=workers, force=force, seed=seed, results=results,
+        cache=cache, quiet=quiet,
     )  # fmt: skip
     try:
         task_names = resolve_task_names(task)

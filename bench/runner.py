@@ -184,6 +184,14 @@ def _embed_for(
     return view_cache[level]
 
 
+def stored(record: ResultRecord) -> str:
+    """A reused record's number, for the run's log line."""
+    s = record.summary.get(record.primary_metric)
+    if record.status != "ok" or s is None:
+        return f"{record.status} (stored result reused)"
+    return f"{record.primary_metric} {s.mean:.4f} ± {s.std:.4f} (stored result reused)"
+
+
 def run_cell(
     encoder: Encoder,
     task: TaskSpec,
@@ -213,7 +221,7 @@ def run_cell(
     outcome = partial(CellOutcome, encoder.name, task.name, protocol.short)
     existing = results.find(kind, encoder.label(), task.name, protocol.id)
     if existing is not None and not opts.force and _is_current(existing, encoder, dataset, protocol, params):
-        return outcome("cached", results.path_for(kind, encoder.label(), task.name, protocol.id))
+        return outcome("cached", results.path_for(kind, encoder.label(), task.name, protocol.id), stored(existing))
     cell = CellIdentity.of(encoder, task, dataset, protocol, params)
     missing = protocol.needs - capabilities(encoder)
     if missing or opted_out:

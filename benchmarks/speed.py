@@ -264,7 +264,8 @@ def row_extract(rep: Report, args: argparse.Namespace, weights: Path) -> None:
     }
     print(f"    {note}; max |ours - reference| = {diff:.2e}", flush=True)
     print(
-        f"    reference {len(clips) / med(times['reference']):.1f} clips/s, ours {len(clips) / med(times['ours']):.1f} clips/s; "
+        f"    reference {len(clips) / med(times['reference']):.1f} clips/s, "
+        f"ours {len(clips) / med(times['ours']):.1f} clips/s; "
         f"{flops / 1e9:.2f} GFLOP/clip -> {achieved:.0f} GFLOP/s; conv peak {conv_gflops:.0f} GFLOP/s",
         flush=True,
     )
@@ -516,7 +517,7 @@ def row_supervised(rep: Report, args: argparse.Namespace) -> None:
     from bench.demo import esc50 as demo_esc
     from bench.demo import urbansound8k as demo_us
     from encoders.supervised.protocol import PRESETS as SUP
-    from encoders.supervised.protocol import ResNetClassifier
+    from encoders.supervised.protocol import ResNetClassifier, resolve_config
 
     print(
         "[supervised] supervised baseline, demo ESC-50 + UrbanSound8K: per-step time x steps (extrapolated)", flush=True
@@ -531,7 +532,7 @@ def row_supervised(rep: Report, args: argparse.Namespace) -> None:
     per_epoch_all: list[str] = []
     for name, (n_cls, folds, per_fold, secs) in tasks.items():
         torch.manual_seed(0)
-        model = ResNetClassifier(n_cls).train()
+        model = ResNetClassifier(n_cls, resolve_config("demo", {}, "demo").precision).train()
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         x = torch.from_numpy(np.stack(synthetic_clips(cfg.batch_size, secs, seed=4)))
         y = torch.arange(cfg.batch_size) % n_cls
@@ -695,9 +696,8 @@ def main() -> None:
     print(f"\nload average at the end: {os.getloadavg()}")
     print("\n| figure | today | target | met | note |\n|---|---|---|---|---|")
     for r in rep.rows:
-        print(
-            f"| {r.figure} | {r.today} | {r.target} | {'-' if r.met is None else ('yes' if r.met else 'no')} | {r.note} |"
-        )
+        met = "-" if r.met is None else ("yes" if r.met else "no")
+        print(f"| {r.figure} | {r.today} | {r.target} | {met} | {r.note} |")
     if args.json:
         args.json.write_text(
             json.dumps({"rows": [r.__dict__ for r in rep.rows], "details": rep.details}, indent=1, default=str)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -121,11 +121,32 @@ def index_records(records: Iterable[ResultRecord]) -> dict[tuple[str, str, str, 
     return out
 
 
-def table_rows(table: Table, records: Sequence[ResultRecord], data_kind: str) -> list[list[str]]:
-    """Encoder rows (one per decoding where records hold several), then "(ZS)" rows."""
+def table_rows(
+    table: Table,
+    records: Sequence[ResultRecord],
+    data_kind: str,
+    marker: Callable[[ResultRecord], str] | None = None,
+) -> list[list[str]]:
+    """Encoder rows (one per decoding where records hold several), then "(ZS)" rows.
+
+    ``marker(record)`` is appended to each filled cell's text (e.g. a footnote mark).
+    """
+    rows = _rows_with_records(table, records, data_kind)
+    if marker is None:
+        return [row for row, _ in rows]
+    return [
+        [row[0], *(t + marker(r) if r is not None and t else t for t, r in zip(row[1:], recs, strict=True))]
+        for row, recs in rows
+    ]
+
+
+def _rows_with_records(
+    table: Table, records: Sequence[ResultRecord], data_kind: str
+) -> list[tuple[list[str], list[ResultRecord | None]]]:
+    """Each row's cell texts with the record behind each cell."""
     idx = index_records(records)
     labels = sorted({r.encoder.label for r in records if r.data_kind == data_kind}, key=_sort_key)
-    rows = []
+    rows: list[tuple[list[str], list[ResultRecord | None]]] = []
     for label in labels:
         cells = [idx.get((data_kind, label, c.task, c.protocol)) for c in table.columns]
         if all(r is None for r in cells):
@@ -135,14 +156,15 @@ def table_rows(table: Table, records: Sequence[ResultRecord], data_kind: str) ->
         for decoding in decodings or [None]:
             name = f"{label} ({decoding})" if decoding else label
             shown = [v.get(decoding, r) for v, r in zip(views, cells, strict=True)]
-            rows.append([name] + [cell_text(r, c.metric) for r, c in zip(shown, table.columns, strict=True)])
+            texts = [cell_text(r, c.metric) for r, c in zip(shown, table.columns, strict=True)]
+            rows.append(([name, *texts], cells))
     if not any(c.zero_shot for c in table.columns):
         return rows
     for label in labels:
         zs = [idx.get((data_kind, label, c.task, "zeroshot")) if c.zero_shot else None for c in table.columns]
         if any(z is not None for z in zs):
             cells_zs = [cell_text(z, c.metric) if c.zero_shot else "" for z, c in zip(zs, table.columns, strict=True)]
-            rows.append([f"{label} (ZS)", *cells_zs])
+            rows.append(([f"{label} (ZS)", *cells_zs], zs))
     return rows
 
 

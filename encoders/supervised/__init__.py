@@ -45,6 +45,7 @@ class SupervisedEncoder(Encoder):
         lr: float | None = None,
         weight_decay: float | None = None,
         crop_s: float | None = None,
+        precision: str | None = None,
     ) -> None:
         if preset not in ("auto", *PRESETS):
             raise ValueError(f"supervised: preset must be 'auto' or one of {sorted(PRESETS)}, got {preset!r}")
@@ -57,6 +58,7 @@ class SupervisedEncoder(Encoder):
             "lr": lr,
             "weight_decay": weight_decay,
             "crop_s": crop_s,
+            "precision": precision,
         }
         self.overrides = {k: v for k, v in overrides.items() if v is not None}
         unknown = set(self.overrides) - set(TrainConfig.__dataclass_fields__)
