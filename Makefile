@@ -17,12 +17,15 @@ install: $(STAMP)
 # TensorFlow: tensorflow-cpu, then tf-keras / tensorflow-hub with --no-deps, because both
 # declare `tensorflow` and would pull a second, 572 MB TF wheel (see docs/install.md).
 # hearbaseline pins numpy==1.19 (impossible on 3.11): its naive module needs only torch+librosa.
+# The --no-deps packages come last: pip checks the environment after an install that resolves
+# dependencies and prints "ERROR: ... dependency conflicts" for their declared-but-unmet ones;
+# installed before bench's own dependencies they made every fresh install print that line.
 $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt torch==2.14.1 torchvision==0.29.1
 	$(BIN)/pip install -q -c constraints.txt tensorflow-cpu==2.21.0 "setuptools<81"
-	$(BIN)/pip install -q --no-deps tf-keras==2.21.0 tensorflow-hub==0.16.1 hearbaseline==2021.1.1 hearvalidator==2021.0.2
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install -q --no-deps tf-keras==2.21.0 tensorflow-hub==0.16.1 hearbaseline==2021.1.1 hearvalidator==2021.0.2
 	touch $(STAMP)
 
 demo: install
