@@ -12,7 +12,7 @@ protocol are ``n/a``.
 Presets (``--opt preset=...``; individual fields override, e.g. ``--opt max_epochs=30``):
 
 * ``full`` (real data): at most 100 epochs, patience 10, batch 32, Adam 1e-3, full clips;
-* ``demo`` (demo suite, the default there): at most 5 epochs, patience 2, batch 8, full
+* ``demo`` (demo suite, the default there): at most 8 epochs, patience 3, batch 8, full
   clips, ``precision=auto`` (bf16 autocast where the CPU has AVX512-BF16/AMX, else fp32).
 
 ``auto`` (default) picks ``demo`` on demo data and ``full`` on real data.

@@ -163,7 +163,7 @@ class Wav2CLIPEncoder(Encoder):
         if demo is not None:
             return True, f"demo model at {demo} (trained on synthetic data; refused on real data)"
         return True, (
-            "no weights yet: the first run distils a demo model (about 20 minutes on 2 CPU cores); "
+            "no weights yet: the first run distils a demo model (a few minutes on 2 CPU cores); "
             "for real data fetch the release (`bench weights fetch wav2clip-official`) or pass --weights"
         )
 
