@@ -29,6 +29,14 @@ class AudioDecodeError(RuntimeError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class EmptyAudioError(AudioDecodeError):
+    """A file of 0 bytes, or one that decodes to no audio frames."""
+
+
+class NonFiniteAudioError(AudioDecodeError):
+    """A file whose decoded samples include NaN or infinity."""
+
+
 @dataclass(frozen=True)
 class ClipPolicy:
     """How a task fixes clip length before embedding.
@@ -78,7 +86,7 @@ def load_audio(path: Path | str, sample_rate: int | None = None, mono: bool = Tr
     if not path.is_file():
         raise AudioDecodeError(path, "file not found; check the dataset root or re-download the file")
     if path.stat().st_size == 0:
-        raise AudioDecodeError(path, "file is empty (0 bytes); re-download or remove it")
+        raise EmptyAudioError(path, "file is empty (0 bytes); re-download or remove it")
     if path.suffix.lower() in (".wav", ".wave"):
         _check_riff_complete(path)  # before any decoder: both would return the readable part
     if path.suffix.lower() in VIDEO_SUFFIXES:
@@ -92,9 +100,9 @@ def load_audio(path: Path | str, sample_rate: int | None = None, mono: bool = Tr
             except AudioDecodeError:
                 raise sf_error from None
     if data.shape[0] == 0:
-        raise AudioDecodeError(path, "file holds no audio frames; re-download or remove it")
+        raise EmptyAudioError(path, "file holds no audio frames; re-download or remove it")
     if not np.all(np.isfinite(data)):
-        raise AudioDecodeError(path, "decoded audio contains NaN or infinite samples; the file is corrupt")
+        raise NonFiniteAudioError(path, "decoded audio contains NaN or infinite samples; the file is corrupt")
     if mono:
         data = data.mean(axis=1) if data.ndim == 2 else data
     if sample_rate is not None and sample_rate != rate:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 from bench import paths
 from bench.commands import COMMANDS, fail
+from bench.metadata import check_encoding
 from bench.options import parse_pairs, typed_pairs
 from bench.precision import PRECISIONS as PRECISION_NAMES
 from bench.registry import RegistryError
@@ -28,6 +29,9 @@ app.add_typer(report_app, name="report")
 app.add_typer(sweep_app, name="sweep")
 app.add_typer(train_app, name="train")
 app.add_typer(weights_app, name="weights")
+
+
+SOURCE_EXAMPLES = {"csv": "csv:PATH/labels.csv", "files": "'files:DIR/{label}_{group}_{index}.wav'"}
 
 
 def _split(values: str) -> list[str]:
@@ -66,6 +70,17 @@ ForceOption = Annotated[bool, typer.Option(help="Recompute cells that already ha
 ResultsOption = Annotated[Path | None, typer.Option(help="Results folder (default ./results).")]
 CacheOption = Annotated[Path | None, typer.Option(help="Embedding store (default .bench/cache).")]
 QuietOption = Annotated[bool, typer.Option(help="No progress bars.")]
+AuditOption = Annotated[
+    bool,
+    typer.Option(
+        help="Decode every clip once for the dataset audit (identical audio across splits, silence, padding; "
+        "cached per dataset). --no-audit keeps the label checks only."
+    ),
+]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(help="Text encoding of metadata files (default UTF-8, a byte-order mark accepted), e.g. cp949."),
+]
 
 
 def _run_options(
@@ -86,6 +101,8 @@ def _run_options(
     cache: Path | None,
     quiet: bool,
     protocols: list[str] | None = None,
+    encoding: str | None = None,
+    audit: bool = True,
 ) -> RunOptions:
     """The shared options of `bench run` / `bench sweep` checked and turned into :class:`RunOptions`."""
     from bench.runner import RunOptions
@@ -93,6 +110,8 @@ def _run_options(
     if on_error not in ("skip", "stop"):
         fail(f"--on-error must be 'skip' or 'stop', got {on_error!r}")
     try:
+        if encoding:
+            check_encoding(encoding)
         enc_opts = typed_pairs(opt or [], "--opt")
         roots = {k: Path(v) for k, v in parse_pairs(root or [], "--root").items()}
         protocol_options = typed_pairs(popt or [], "--popt")
@@ -119,6 +138,8 @@ def _run_options(
         protocol_options=protocol_options,
         encoder_options=enc_opts,
         show_progress=not quiet,
+        encoding=encoding,
+        audit=audit,
     )
 
 
@@ -148,8 +169,14 @@ def run(
     cache: CacheOption = None,
     leaderboard: Annotated[bool, typer.Option(help="Regenerate leaderboard.md afterwards.")] = True,
     quiet: QuietOption = False,
+    encoding: EncodingOption = None,
+    audit: AuditOption = True,
 ) -> None:
-    """Embed, probe and score: one result record per (encoder, task, protocol)."""
+    """Embed, probe and score: one result record per (encoder, task, protocol).
+
+    --task takes registered names (`bench tasks`) and your own datasets: csv:PATH/labels.csv or
+    files:DIR/{label}_{group}_{index}.wav (see the README, "Your own dataset").
+    """
     from bench.distributed import dist_info
     from bench.extract import ExtractionStopped
     from bench.runner import run as run_all
@@ -159,11 +186,11 @@ def run(
         data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
         precision=precision, batch_size=batch_size, workers=workers, force=force, seed=seed, results=results,
         cache=cache, quiet=quiet,
-        protocols=_split(protocol) if protocol else None,
+        protocols=_split(protocol) if protocol else None, encoding=encoding, audit=audit,
     )  # fmt: skip
     try:
         task_names = resolve_task_names(task)
-    except RegistryError as exc:
+    except (RegistryError, ValueError) as exc:
         fail(str(exc))
     try:
         outcomes = run_all(_split(encoder), task_names, opts)
@@ -208,12 +235,77 @@ def encoders() -> None:
     for name in ENCODERS.names():
         ok, why = availability(name)
         typer.echo(f"{name:<14} {'ready' if ok else 'not ready':<10} {why}")
+        try:
+            trained = getattr(ENCODERS.get(name), "training_data", None)
+        except Exception:  # a plugin that cannot be imported is already reported as not ready
+            trained = None
+        if isinstance(trained, str):
+            typer.echo(f"{'':<25} trained on: {trained}")
+
+
+@app.command("check-encoder")
+def check_encoder(
+    name: Annotated[
+        str, typer.Argument(help="Encoder name (a built-in, a plugin's entry-point name, or hear:MODULE).")
+    ],
+    weights: Annotated[str | None, typer.Option(help="Weights for the encoder, as for `bench run`.")] = None,
+    opt: Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")] = None,
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An option that changes the numbers, KEY=VALUE: the fingerprint must change with it (repeatable)."
+        ),
+    ] = None,
+    check: Annotated[str | None, typer.Option(help="Only these checks, comma-separated.")] = None,
+    long_s: Annotated[float, typer.Option(help="Length of the long-clip check, seconds.")] = 60.0,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+) -> None:
+    """Run the conformance checks on an encoder: silence, short/long clips, batching, frames, fingerprint, stand-ins.
+
+    The same checks the test suite runs on every registered encoder. Exit status 1 if any fails.
+    """
+    from bench.conformance import CHECKS, Subject, report, run_checks
+
+    try:
+        options: dict[str, Any] = typed_pairs(opt or [], "--opt")
+        variants = [{k: v} for k, v in typed_pairs(vary or [], "--vary").items()]
+    except ValueError as exc:
+        fail(str(exc))
+    if weights:
+        options["weights"] = weights
+    if device != "cpu":
+        options["device"] = device
+    names = _split(check) if check else None
+    if names and set(names) - set(CHECKS):
+        fail(f"unknown check(s) {', '.join(sorted(set(names) - set(CHECKS)))}; known: {', '.join(CHECKS)}")
+    try:
+        subject = Subject.build(name, options, long_s=long_s, variants=variants)
+    except Exception as exc:
+        fail(
+            f"cannot build encoder {name!r} with options {options}: {type(exc).__name__}: {exc}\n"
+            "fix: the encoder's constructor must work with these options (see `bench encoders`)",
+            1,
+        )
+    enc = subject.encoder
+    try:
+        results = run_checks(subject, names)
+    finally:
+        enc.close()
+    typer.echo(
+        report(
+            results,
+            f"check-encoder {enc.label()} ({type(enc).__module__}.{type(enc).__name__}, "
+            f"{enc.sample_rate} Hz, {enc.embedding_dim}-d, fingerprint {enc.fingerprint()})",
+        )
+    )
+    if any(r.status == "fail" for r in results):
+        raise typer.Exit(1)
 
 
 @app.command()
 def tasks() -> None:
     """List tasks with their kind, protocol and metrics."""
-    from bench.task import TASKS, all_task_names
+    from bench.task import TASK_SOURCES, TASKS, all_task_names
 
     in_all = set(all_task_names())
     for name in TASKS.names():
@@ -226,6 +318,10 @@ def tasks() -> None:
         typer.echo(
             f"{name:<14} {spec.kind:<22} {', '.join(spec.metrics):<28} "
             f"{scheme:<34} {'' if name in in_all else '(not in all)'}"
+        )
+    for prefix in TASK_SOURCES.names():
+        typer.echo(
+            f"{prefix + ':…':<14} your own dataset, e.g. --task {SOURCE_EXAMPLES.get(prefix, prefix + ':ARGUMENT')}"
         )
 
 
@@ -251,23 +347,48 @@ def data_demo(
 
 @data_app.command("verify")
 def data_verify(
-    task: Annotated[str, typer.Argument(help="Task whose metadata to check, e.g. esc50.")],
-    root: Annotated[Path, typer.Option(help="The dataset folder (e.g. .../ESC-50-master).")],
+    task: Annotated[str, typer.Argument(help="Task whose dataset to check, e.g. esc50, or csv:PATH/labels.csv.")],
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            help="Dataset folder (e.g. .../ESC-50-master) or a data root holding it; default $BENCH_DATA_ROOT."
+        ),
+    ] = None,
     decode: Annotated[bool, typer.Option(help="Decode every file (slower, finds corrupt audio).")] = True,
+    encoding: EncodingOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON (for scripts).")] = False,
+    workers: WorkersOption = 2,
 ) -> None:
-    """Report files listed in the metadata that are missing or unreadable."""
+    """Report every problem of a dataset copy in one pass: metadata rows, missing, unreadable, empty, non-finite files.
+
+    Exits 1 when anything is wrong. The dataset audit (class-disjoint folds, leakage, silent
+    clips, padding) is printed too; its warnings alone do not fail the check.
+    """
+    import json
+
     from bench.task import get_task
     from bench.verify import verify
 
-    spec = get_task(task)
-    found = spec.find_root(root) or root
     try:
-        report = verify(spec, found, decode=decode)
-    except (FileNotFoundError, ValueError) as exc:
+        spec = get_task(task)
+        found = _verify_root(spec, root)
+        report = verify(spec, found, decode=decode, workers=workers, encoding=encoding, show_progress=not json_out)
+    except (RegistryError, FileNotFoundError, ValueError) as exc:
         fail(str(exc), 1)
-    typer.echo(report.text())
-    if report.missing or report.unreadable:
+    typer.echo(json.dumps(report.to_json(), indent=1) if json_out else report.text())
+    if not report.ok:
         raise typer.Exit(1)
+
+
+def _verify_root(spec: Any, root: Path | None) -> Path:
+    """The folder to verify: a task's own folder (bring-your-own), ``root`` or a folder under it, the data root."""
+    if spec.root is not None:
+        return Path(spec.root)
+    given = root or paths.data_root()
+    if given is None:
+        fail(f"give --root DIR, the {spec.title} folder (or a data root holding it; or set BENCH_DATA_ROOT)")
+    found: Path = spec.find_root(given) or given
+    return found
 
 
 @data_app.command("download")
@@ -347,7 +468,7 @@ def data_download(
             fail(str(exc), 1)
         typer.echo(report.text())
         typer.echo(f"use it with: bench run --task {name} --data-root {where}")
-        failed |= bool(report.missing or report.unreadable)
+        failed |= not report.ok
     if failed:
         raise typer.Exit(1)
 
@@ -424,6 +545,8 @@ def sweep_fractions_cmd(
     results: ResultsOption = None,
     cache: CacheOption = None,
     quiet: QuietOption = False,
+    encoding: EncodingOption = None,
+    audit: AuditOption = True,
 ) -> None:
     """Probe on nested stratified subsets of the training split; one record per fraction; Fig. 2 PNG."""
     from bench.extract import ExtractionStopped
@@ -434,7 +557,7 @@ def sweep_fractions_cmd(
     opts = _run_options(
         data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
         precision=precision, batch_size=batch_size, workers=workers, force=force, seed=seed, results=results,
-        cache=cache, quiet=quiet,
+        cache=cache, quiet=quiet, encoding=encoding, audit=audit,
     )  # fmt: skip
     try:
         task_names = resolve_task_names(task)

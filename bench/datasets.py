@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bench.demo import demo_info, ensure_demo, is_demo
+from bench.metadata import metadata_encoding
 from bench.task import Dataset, TaskSpec
 
 
@@ -22,7 +23,12 @@ class DataNotFound(RuntimeError):
 def dataset_root(
     task: TaskSpec, *, root: Path | None = None, data_root: Path | None = None, demo_dir: Path | None = None
 ) -> Path:
-    """``root`` (the dataset folder or its parent), else the folder under ``data_root``, else the demo suite."""
+    """The task's own folder (a bring-your-own dataset), else ``root`` (the dataset folder or its parent),
+    else the folder under ``data_root``, else the demo suite."""
+    if task.root is not None:
+        if not task.root.is_dir():
+            raise DataNotFound(f"{task.title}: {task.root} is not a folder")
+        return task.root
     if root is not None:
         found = task.find_root(root)
         if not (root / task.marker).exists() and found is None:
@@ -47,10 +53,15 @@ def resolve_dataset(
     roots: Mapping[str, Path] | None = None,
     data_root: Path | None = None,
     demo_dir: Path | None = None,
+    encoding: str | None = None,
 ) -> Dataset:
-    """Load ``task``'s dataset: its entry in ``roots``, then the data root, then the demo suite."""
+    """Load ``task``'s dataset: its entry in ``roots``, then the data root, then the demo suite.
+
+    ``encoding``: the text encoding of the metadata files (``--encoding``; default UTF-8).
+    """
     root = dataset_root(task, root=(roots or {}).get(task.name), data_root=data_root, demo_dir=demo_dir)
-    dataset = task.loader(root)
+    with metadata_encoding(encoding):
+        dataset = task.loader(root)
     dataset.info.setdefault("kind", "demo" if is_demo(root) else "real")
     if is_demo(root):
         dataset.info["demo"] = demo_info(root)

@@ -26,7 +26,7 @@ import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -56,6 +56,16 @@ class Encoder(ABC):
     sample_rate: int = 16000
     embedding_dim: int = 0
     preferred_batch_size: int = 8
+    # What the weights were trained on, in a few words ("none" for weight-free encoders).
+    # Recorded in every result so a train/test overlap (e.g. AudioSet weights scored on an
+    # AudioSet-derived task) can be flagged where the number is shown.
+    training_data: str = "not declared"
+    # A promise checked by `bench check-encoder`: a clip's embedding does not depend on the
+    # other clips passed in the same call (DESIGN: batching must not change an embedding).
+    batch_independent: bool = True
+    # Option sets that change the numbers; `bench check-encoder` builds each one and checks
+    # that the fingerprint changes with the embedding (a stale cache otherwise reuses old numbers).
+    check_variants: ClassVar[tuple[dict[str, Any], ...]] = ()
     demo_only: bool = False  # weights trained on the demo suite: real data stops the run (see refusal)
 
     @classmethod
@@ -109,6 +119,7 @@ class Encoder(ABC):
             "weights": self.weights_id(),
             "options": self.options(),
             "capabilities": sorted(capabilities(self)),
+            "training_data": self.training_data,
         }
 
     @abstractmethod

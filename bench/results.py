@@ -221,6 +221,7 @@ class ResultRecord:
     timings: Mapping[str, float] = field(default_factory=dict)
     provenance: Provenance = field(default_factory=Provenance)
     schema_version: int = SCHEMA_VERSION
+    audit: Mapping[str, Any] | None = None  # the dataset audit (bench.audit); absent in older records
 
     @property
     def data_kind(self) -> str:
@@ -243,6 +244,7 @@ class ResultRecord:
             "timings": dict(self.timings),
             "provenance": self.provenance.to_json(),
             "schema_version": self.schema_version,
+            **({} if self.audit is None else {"audit": dict(self.audit)}),
         }
 
     @classmethod
@@ -266,6 +268,7 @@ class ResultRecord:
             timings=obj.get("timings", {}),
             provenance=Provenance.from_json(obj.get("provenance", {})),
             schema_version=version,
+            audit=obj.get("audit"),
         )
 
 

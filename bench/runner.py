@@ -12,12 +12,13 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from bench import distributed, paths
+from bench.audit import Audit, attach, audit_dataset, audit_of
 from bench.datasets import DataNotFound, resolve_dataset
 from bench.encoder import Encoder, NotSupportedError, capabilities, get_encoder
 from bench.extract import ExtractionStats, extract, level_key
@@ -61,6 +62,8 @@ class RunOptions:
     encoder_options: dict[str, Any] = field(default_factory=dict)
     show_progress: bool = True
     confusion: bool = True
+    encoding: str | None = None  # metadata files' text encoding (--encoding); None: UTF-8
+    audit: bool = True  # decode every clip once for the dataset audit (cached per dataset)
     log: Any = None
 
     def say(self, msg: str) -> None:
@@ -79,7 +82,9 @@ class CellOutcome:
 
 def load_dataset(task: TaskSpec, opts: RunOptions) -> Dataset:
     """``task``'s dataset from the options' roots, data root or demo suite (:mod:`bench.datasets`)."""
-    return resolve_dataset(task, roots=opts.roots, data_root=opts.data_root, demo_dir=opts.demo_dir)
+    return resolve_dataset(
+        task, roots=opts.roots, data_root=opts.data_root, demo_dir=opts.demo_dir, encoding=opts.encoding
+    )
 
 
 def params_hash(obj: Any) -> str:
@@ -219,9 +224,15 @@ def run_cell(
     )
     params = protocol.params(ctx)
     outcome = partial(CellOutcome, encoder.name, task.name, protocol.short)
+    audit = audit_of(dataset)
+    flagged = audit_note(audit, protocol)
     existing = results.find(kind, encoder.label(), task.name, protocol.id)
     if existing is not None and not opts.force and _is_current(existing, encoder, dataset, protocol, params):
-        return outcome("cached", results.path_for(kind, encoder.label(), task.name, protocol.id), stored(existing))
+        current = None if audit is None else audit.to_json(protocol.trains)
+        if current is not None and existing.audit != current:  # audited since (or audited anew): keep it current
+            results.write(replace(existing, audit=current))
+        note = " ".join(part for part in (stored(existing), flagged.strip()) if part)
+        return outcome("cached", results.path_for(kind, encoder.label(), task.name, protocol.id), note)
     cell = CellIdentity.of(encoder, task, dataset, protocol, params)
     missing = protocol.needs - capabilities(encoder)
     if missing or opted_out:
@@ -253,6 +264,7 @@ def run_cell(
         predictions=out.predictions,
         skipped_files=skipped,
         missing_files=tuple(m.id for m in dataset.missing),
+        audit=None if audit is None else audit.to_json(protocol.trains),
         timings={
             "extract_s": round(extract_s, 3),
             "protocol_s": round(protocol_s, 3),
@@ -265,7 +277,14 @@ def run_cell(
 
         write_confusion(record, path)
     p = summary[metric_names[0]]
-    return outcome("ok", path, f"{metric_names[0]} {p.mean:.4f} ± {p.std:.4f}")
+    return outcome("ok", path, f"{metric_names[0]} {p.mean:.4f} ± {p.std:.4f}{flagged}")
+
+
+def audit_note(audit: Audit | None, protocol: Protocol) -> str:
+    """What follows a flagged cell's number in the run output ("" for a clean one)."""
+    if audit is None or not protocol.trains or not audit.flags:
+        return ""
+    return f"  ⚑ audit: {', '.join(audit.flags)} (see the audit above; marked in leaderboard.md)"
 
 
 def _embed_shard(
@@ -297,6 +316,8 @@ def open_task(encoder: Encoder, task: TaskSpec, opts: RunOptions) -> tuple[Datas
 
     No data where the user pointed, or data the encoder refuses (random stand-in weights on
     real data), skip the task; demo-trained weights asked to score real data stop the run.
+    Metadata problems stop the run (every problem listed). The dataset audit runs here, before
+    any protocol: its summary is printed (missing files included) and every record keeps it.
     """
     try:
         dataset = load_dataset(task, opts)
@@ -309,6 +330,14 @@ def open_task(encoder: Encoder, task: TaskSpec, opts: RunOptions) -> tuple[Datas
     if refused is not None:
         opts.say(f"skip {task.name}: {refused}")
         return None, CellOutcome(encoder.name, task.name, "-", "refused", summary=refused)
+    if distributed.dist_info().is_main:
+        audit = audit_dataset(
+            task, dataset, cache_dir=opts.cache_dir, workers=opts.workers, show_progress=opts.show_progress,
+            decode=opts.audit,
+        )  # fmt: skip
+        attach(dataset, audit)
+        for line in audit.summary():
+            opts.say(line)
     return dataset, None
 
 

@@ -166,6 +166,8 @@ class TaskSpec:
     in_all: bool = True
     order: int = 100
     downloads: DownloadSpec | None = None  # the real dataset's public files (`bench data download`)
+    root: Path | None = None  # a task bound to one folder (a bring-your-own dataset): read there, always
+    source: Mapping[str, Any] | None = None  # how a bring-your-own task was built (recorded in its results)
 
     @property
     def primary_metric(self) -> str:
@@ -192,14 +194,38 @@ class TaskSpec:
             "folds": list(self.folds),
             "splits": {"train": list(self.train_splits), "val": list(self.val_splits), "test": list(self.test_splits)},
             "clip_policy": self.clip_policy.key(),
+            **({} if self.source is None else {"source": dict(self.source), "columns": self._columns_json()}),
         }
+
+    def _columns_json(self) -> list[dict[str, Any]]:
+        """The leaderboard columns, for tasks that are not registered (the leaderboard reads them from records)."""
+        return [
+            {"table": c.table, "header": c.header, "metric": c.metric, "protocol": c.protocol, "zero_shot": bool(z)}
+            for c, z in ((c, self.zero_shot is not None and c.protocol == "probe") for c in self.table_columns)
+        ]
 
 
 TASKS: Registry[TaskSpec] = Registry("task", entry_point_group="bench.tasks")
 
+# ``PREFIX:ARGUMENT`` task names build a task from the argument (``csv:PATH/labels.csv``):
+# a source is a callable ``argument -> TaskSpec``, registered in the ``bench.task_sources`` group.
+TASK_SOURCES: Registry[Callable[[str], TaskSpec]] = Registry("task source", entry_point_group="bench.task_sources")
+_BUILT: dict[str, TaskSpec] = {}
+
 
 def get_task(name: str) -> TaskSpec:
-    return TASKS.get(name)
+    """A registered task, or one built by a task source from ``PREFIX:ARGUMENT`` (built once per name)."""
+    prefix, sep, argument = name.partition(":")
+    if not sep or name in TASKS:
+        return TASKS.get(name)
+    if name not in _BUILT:
+        spec = TASK_SOURCES.get(prefix)(argument)
+        if spec.name in TASKS:
+            raise ValueError(
+                f"{name}: the dataset name {spec.name!r} is a registered task; give it another with :name=NAME"
+            )
+        _BUILT[name] = spec
+    return _BUILT[name]
 
 
 def all_task_names() -> list[str]:
@@ -209,11 +235,15 @@ def all_task_names() -> list[str]:
 
 
 def resolve_task_names(spec: str | Sequence[str]) -> list[str]:
+    """Comma-separated task names (``all``: every task in ``all``), each validated (did-you-mean)."""
     names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
     out: list[str] = []
+    built: dict[str, str] = {}  # task name → the name given (two sources must not make one task name)
     for n in names:
         for m in all_task_names() if n == "all" else [n]:
-            get_task(m)  # validate early, with did-you-mean
+            name = get_task(m).name  # validate early, with did-you-mean
+            if built.setdefault(name, m) != m:
+                raise ValueError(f"{built[name]} and {m} are both named {name!r}; give one another with :name=NAME")
             if m not in out:
                 out.append(m)
     return out

@@ -84,6 +84,8 @@ class HearEncoder(Encoder):
     name = "hear"
     version = "1"
     preferred_batch_size = 16
+    training_data = "declared by the HEAR module's authors (unknown to bench)"
+    batch_independent = False  # a HEAR module batches as it likes; bench cannot promise it
 
     def __init__(self, module: str, weights: str | None = None, device: str = "cpu") -> None:
         self.module_name = module

@@ -62,6 +62,8 @@ class LogMelEncoder(Encoder):
     fmin = 50.0
     fmax = 8000.0
     preferred_batch_size = 32
+    training_data = "none (no learned weights)"
+    check_variants = ({"stats": "mean"},)
 
     def __init__(self, device: str = "cpu", stats: str = "mean_std") -> None:
         if stats not in ("mean_std", "mean"):

@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.audio import ClipPolicy
 from bench.remote import DownloadSpec, RemoteFile, zenodo
 from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec
-from tasks._csv import MetadataError, read_rows
+from tasks._csv import FileRows, MetadataError, Problems, read_rows
 
 SPLITS = ("development", "validation", "evaluation")
 CAPTION_COLUMNS = ("file_name", "caption_1", "caption_2", "caption_3", "caption_4", "caption_5")
@@ -28,22 +28,18 @@ CAPTION_COLUMNS = ("file_name", "caption_1", "caption_2", "caption_3", "caption_
 def read_captions(path: Path) -> list[tuple[int, str, tuple[str, ...]]]:
     """(line, file name, five captions) per row; every caption must be non-empty."""
     rows = []
-    try:
-        for line, row in read_rows(path, CAPTION_COLUMNS, encoding="utf-8"):
-            caps = tuple(row[c].strip() for c in CAPTION_COLUMNS[1:])
-            if not row["file_name"]:
-                raise MetadataError(f"{path}, line {line}: empty file_name")
-            empty = [CAPTION_COLUMNS[1 + i] for i, c in enumerate(caps) if not c]
-            if empty:
-                raise MetadataError(
-                    f"{path}, line {line}: {', '.join(empty)} empty for "
-                    f"{row['file_name']!r}; Clotho has 5 captions per clip"
-                )
-            rows.append((line, row["file_name"], caps))
-    except UnicodeDecodeError as exc:
-        raise MetadataError(
-            f"{path}: not UTF-8 ({exc}); the Clotho caption files are UTF-8, is the file damaged?"
-        ) from None
+    # strip=False: some Clotho v2.1 file names begin with a space (" Ambience Birds.wav"), and the file does too
+    for line, row in read_rows(path, CAPTION_COLUMNS, encoding="utf-8", strip=False):
+        caps = tuple(row[c].strip() for c in CAPTION_COLUMNS[1:])
+        if not row["file_name"]:
+            raise MetadataError(f"{path}, line {line}: empty file_name")
+        empty = [CAPTION_COLUMNS[1 + i] for i, c in enumerate(caps) if not c]
+        if empty:
+            raise MetadataError(
+                f"{path}, line {line}: {', '.join(empty)} empty for "
+                f"{row['file_name']!r}; Clotho has 5 captions per clip"
+            )
+        rows.append((line, row["file_name"], caps))
     return rows
 
 
@@ -51,24 +47,25 @@ def read_metadata(path: Path) -> dict[str, dict[str, str]]:
     """File name → metadata row, decoded as latin-1 (the v2.1 files are ISO-8859-1)."""
     if not path.is_file():
         return {}
-    return {row["file_name"]: row for _, row in read_rows(path, ("file_name", "keywords"), encoding="latin-1")}
+    rows = read_rows(path, ("file_name", "keywords"), encoding="latin-1", strip=False)
+    return {row["file_name"]: row for _, row in rows}
 
 
 def load(root: Path) -> Dataset:
     root = Path(root)
     clips, missing = [], []
     found_splits = []
+    problems = Problems()
     for split in SPLITS:
         cap_path = root / f"clotho_captions_{split}.csv"
         if not cap_path.is_file():
             continue
         found_splits.append(split)
         meta = read_metadata(root / f"clotho_metadata_{split}.csv")
-        seen: set[str] = set()
+        files = FileRows(cap_path, problems, fold_name="split")
         for line, name, caps in read_captions(cap_path):
-            if name in seen:
-                raise MetadataError(f"{cap_path}, line {line}: {name!r} is listed twice")
-            seen.add(name)
+            if not files.add(name, line, split, caps):
+                continue
             path = root / split / name
             cid = f"{split}/{name}"
             if not path.is_file():
@@ -94,7 +91,9 @@ def load(root: Path) -> Dataset:
             f"{root}: no clotho_captions_evaluation.csv; point the Clotho root at the folder holding the caption CSVs"
         )
     info = {"splits": found_splits, "found": len(clips), "missing": len(missing)}
-    return Dataset(task="clotho", root=root, clips=clips, classes=[], missing=missing, info=info)
+    dataset = Dataset(task="clotho", root=root, clips=clips, classes=[], missing=missing, info=info)
+    problems.raise_if_any(dataset)
+    return dataset
 
 
 _CLOTHO_MD5 = "md5 as in soundata datasets/clotho.py and aac-datasets (they agree)"

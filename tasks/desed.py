@@ -17,11 +17,13 @@ segment-based metric must know each clip's length.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import soundfile as sf
 
 from bench.audio import ClipPolicy
+from bench.metadata import read_text
 from bench.remote import DownloadSpec
 from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec
 from tasks._csv import MetadataError
@@ -60,7 +62,7 @@ def read_events(path: Path) -> dict[str, list[Event]]:
             f"{path}: metadata file not found; point the DESED root at the folder holding metadata/ and audio/"
         )
     out: dict[str, list[Event]] = {}
-    with path.open(newline="", encoding="utf-8") as fh:
+    with io.StringIO(read_text(path), newline="") as fh:  # UTF-8 (a BOM accepted) or --encoding
         reader = csv.reader(fh, delimiter="\t")
         header = [h.strip() for h in next(reader, [])]
         if header[: len(COLUMNS)] != list(COLUMNS):
@@ -94,7 +96,7 @@ def read_durations(path: Path) -> dict[str, float]:
     if not path.is_file():
         return {}
     out: dict[str, float] = {}
-    with path.open(newline="", encoding="utf-8") as fh:
+    with io.StringIO(read_text(path), newline="") as fh:
         reader = csv.reader(fh, delimiter="\t")
         for row in reader:
             if len(row) < 2 or row[0] == "filename":

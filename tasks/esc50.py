@@ -14,33 +14,37 @@ from pathlib import Path
 from bench.audio import ClipPolicy
 from bench.remote import ContentFile, DownloadSpec, RemoteFile
 from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
-from tasks._csv import MetadataError, parse_int, read_rows
+from tasks._csv import NumberedFoldRows, Problems, parse_bool, read_int, read_rows
 
 COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
+FOLDS = (1, 2, 3, 4, 5)
 
 
 def load(root: Path, esc10_only: bool = False) -> Dataset:
     root = Path(root)
     csv_path = root / "meta" / "esc50.csv"
     rows = []
-    vocab: dict[int, str] = {}
-    for line, row in read_rows(csv_path, COLUMNS):
-        target = parse_int(row["target"], csv_path, line, "target")
-        fold = parse_int(row["fold"], csv_path, line, "fold")
-        category = row["category"]
-        if vocab.setdefault(target, category) != category:
-            raise MetadataError(
-                f"{csv_path}, line {line}: target {target} is {category!r} here but {vocab[target]!r} earlier"
-            )
-        esc10 = row["esc10"].strip()
-        if esc10 not in ("True", "False"):
-            raise MetadataError(f"{csv_path}, line {line}: esc10 must be True or False, got {esc10!r}")
-        rows.append((row["filename"], fold, target, esc10 == "True", row["src_file"]))
+    problems = Problems()
+    checked = NumberedFoldRows(
+        csv_path,
+        problems,
+        FOLDS,
+        "target",
+        "fix the fold (a clip outside 1..5 would be trained on in every fold but never tested)",
+    )
+    for line, row in read_rows(csv_path, COLUMNS, problems=problems):
+        target = read_int(row["target"], csv_path, line, "target", problems)
+        fold = read_int(row["fold"], csv_path, line, "fold", problems)
+        esc10 = parse_bool(row["esc10"], csv_path, line, "esc10", problems)
+        if target is None or fold is None or esc10 is None:
+            continue
+        if checked.accept(line, row["filename"], fold, target, row["category"]):
+            rows.append((row["filename"], fold, target, esc10, row["src_file"]))
     if esc10_only:
         rows = [r for r in rows if r[3]]
     targets = sorted({r[2] for r in rows})
     remap = {t: i for i, t in enumerate(targets)}
-    classes = [vocab[t] for t in targets]
+    classes = checked.class_names(targets)
     clips, missing = [], []
     for filename, fold, target, _esc10, src in rows:
         path = root / "audio" / filename
@@ -48,7 +52,9 @@ def load(root: Path, esc10_only: bool = False) -> Dataset:
             missing.append(MissingFile(filename, path, "listed in meta/esc50.csv but absent from audio/"))
             continue
         clips.append(Clip(id=filename, path=path, target=remap[target], fold=fold, group=f"src{src}"))
-    return Dataset(task="esc10" if esc10_only else "esc50", root=root, clips=clips, classes=classes, missing=missing)
+    dataset = Dataset(task="esc10" if esc10_only else "esc50", root=root, clips=clips, classes=classes, missing=missing)
+    problems.raise_if_any(dataset)
+    return dataset
 
 
 def load_esc10(root: Path) -> Dataset:
@@ -89,7 +95,7 @@ _COMMON = {
     "marker": "meta/esc50.csv",
     "metrics": ("accuracy",),
     "clip_policy": ClipPolicy(duration_s=5.0, pad="zeros"),
-    "folds": (1, 2, 3, 4, 5),
+    "folds": FOLDS,
     "zero_shot": ZeroShotSpec(templates=("this is a sound of {label}.",), label_rule="underscores_to_spaces_lower"),
     "demo": "esc50",
     "citation": "Piczak, ESC: Dataset for Environmental Sound Classification, ACM MM 2015",

@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.audio import ClipPolicy
 from bench.remote import DownloadSpec, RemoteFile, UnpackKind, zenodo
 from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
-from tasks._csv import MetadataError, parse_int, read_rows
+from tasks._csv import FileRows, MetadataError, Problems, parse_int, read_rows
 
 GROUND_TRUTH = "FSD50K.ground_truth"
 AUDIO_DIRS = {"dev": "FSD50K.dev_audio", "eval": "FSD50K.eval_audio"}
@@ -53,34 +53,40 @@ def _split_list(value: str) -> list[str]:
 
 
 def read_ground_truth(
-    path: Path, index: dict[str, int], mids: list[str], with_split: bool
+    path: Path, index: dict[str, int], mids: list[str], with_split: bool, problems: Problems | None = None
 ) -> list[tuple[int, str, tuple[int, ...], str | None]]:
-    """(line, fname, class indices, split) per row; every label must be in the vocabulary."""
+    """(line, fname, class indices, split) per row; every label must be in the vocabulary.
+
+    Rows with a problem are left out and the problem recorded (raised at once without ``problems``).
+    """
     required = ("fname", "labels", "mids", "split") if with_split else ("fname", "labels", "mids")
+    collect = problems if problems is not None else Problems()
     rows = []
-    for line, row in read_rows(path, required):
-        fname = row["fname"].strip()
-        if not fname:
-            raise MetadataError(f"{path}, line {line}: empty fname")
+    for line, row in read_rows(path, required, problems=collect):
+        fname = row["fname"]
         labels = _split_list(row["labels"])
-        if not labels:
-            raise MetadataError(f"{path}, line {line}: clip {fname} has no labels")
         unknown = [lab for lab in labels if lab not in index]
-        if unknown:
-            raise MetadataError(f"{path}, line {line}: label(s) {unknown} are not in vocabulary.csv")
-        targets = tuple(sorted({index[lab] for lab in labels}))
         row_mids = _split_list(row["mids"])
-        if row_mids and sorted(row_mids) != sorted(mids[index[lab]] for lab in labels):
-            raise MetadataError(
-                f"{path}, line {line}: the mids {row_mids} do not match the labels {labels} "
-                "according to vocabulary.csv; are the ground-truth files from one FSD50K release?"
+        split = row["split"] if with_split else None
+        if not fname or not labels:
+            collect.add("malformed row", path, line, f"empty fname or no labels ({fname!r})", "complete the row")
+        elif unknown:
+            collect.add("unknown label", path, line, f"label(s) {unknown} are not in vocabulary.csv", "")
+        elif row_mids and sorted(row_mids) != sorted(mids[index[lab]] for lab in labels):
+            collect.add(
+                "unknown label",
+                path,
+                line,
+                f"the mids {row_mids} do not match the labels {labels} according to vocabulary.csv",
+                "are the ground-truth files from one FSD50K release?",
             )
-        split = None
-        if with_split:
-            split = row["split"].strip()
-            if split not in ("train", "val"):
-                raise MetadataError(f"{path}, line {line}: split must be 'train' or 'val', got {split!r}")
-        rows.append((line, fname, targets, split))
+        elif with_split and split not in ("train", "val"):
+            collect.add("malformed row", path, line, f"split must be 'train' or 'val', got {split!r}", "")
+        else:
+            rows.append((line, fname, tuple(sorted({index[lab] for lab in labels})), split))
+            continue
+        if problems is None:
+            collect.raise_if_any()
     return rows
 
 
@@ -91,16 +97,16 @@ def load(root: Path) -> Dataset:
     index = {c: i for i, c in enumerate(classes)}
     clips: list[Clip] = []
     missing: list[MissingFile] = []
-    seen: set[str] = set()
     counts: dict[str, int] = {}
+    problems = Problems()
     for part, csv_name in (("dev", "dev.csv"), ("eval", "eval.csv")):
         csv_path = gt / csv_name
         audio_dir = root / AUDIO_DIRS[part]
-        for line, fname, targets, split in read_ground_truth(csv_path, index, mids, with_split=part == "dev"):
+        files = FileRows(csv_path, problems, fold_name="split")
+        for line, fname, targets, split in read_ground_truth(csv_path, index, mids, part == "dev", problems):
             clip_id = f"{part}/{fname}"
-            if clip_id in seen:
-                raise MetadataError(f"{csv_path}, line {line}: clip {fname} is listed twice")
-            seen.add(clip_id)
+            if not files.add(fname, line, split or "eval", targets):
+                continue
             split = split or "eval"
             counts[split] = counts.get(split, 0) + 1
             path = audio_dir / f"{fname}.wav"
@@ -111,7 +117,9 @@ def load(root: Path) -> Dataset:
                 continue
             clips.append(Clip(id=clip_id, path=path, targets=targets, split=split, extra={"fname": fname}))
     info = {"listed": counts, "found": len(clips), "missing": len(missing), "mids": mids}
-    return Dataset(task="fsd50k", root=root, clips=clips, classes=classes, missing=missing, info=info)
+    dataset = Dataset(task="fsd50k", root=root, clips=clips, classes=classes, missing=missing, info=info)
+    problems.raise_if_any(dataset)
+    return dataset
 
 
 _FSD_SOURCE = (

@@ -26,7 +26,7 @@ from pathlib import Path
 from bench.audio import ClipPolicy
 from bench.remote import DownloadSpec, RemoteFile, zenodo
 from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
-from tasks._csv import MetadataError, read_rows
+from tasks._csv import MetadataError, Problems, read_rows
 
 BASE_NAME = "TAU-urban-audio-visual-scenes-2021-development"
 SETUP = "evaluation_setup"
@@ -82,18 +82,32 @@ def load(root: Path) -> Dataset:
         )
     identifiers = read_identifiers(meta)
     rows: list[tuple[str, str, str, str]] = []  # (filename_audio, scene, split, identifier)
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, int, str, str]] = {}  # file → (setup file, line, split, scene)
+    problems = Problems()
     for split, name in FOLD_FILES.items():
         path = meta / SETUP / name
         _check_tabs(path)
-        for line, row in read_rows(path, FOLD_COLUMNS, delimiter="\t"):
-            rel = row["filename_audio"].strip()
-            scene = row["scene_label"].strip()
+        for line, row in read_rows(path, FOLD_COLUMNS, delimiter="\t", problems=problems):
+            rel, scene = row["filename_audio"], row["scene_label"]
             if not rel or not scene:
-                raise MetadataError(f"{path}, line {line}: empty filename_audio or scene_label")
+                problems.add("malformed row", path, line, "empty filename_audio or scene_label", "complete the row")
+                continue
             if rel in seen:
-                raise MetadataError(f"{path}, line {line}: {rel} is already listed in {seen[rel]}")
-            seen[rel] = name
+                first, first_line, first_split, first_scene = seen[rel]
+                kind = (
+                    "file in several folds"
+                    if first_split != split
+                    else ("duplicate row" if first_scene == scene else "file with several labels")
+                )
+                problems.add(
+                    kind,
+                    path,
+                    line,
+                    f"{rel} is already listed in {first}, line {first_line}",
+                    "keep one row per file (a file in both fold1_train and fold1_evaluate leaks test data)",
+                )
+                continue
+            seen[rel] = (name, line, split, scene)
             rows.append((rel, scene, split, identifiers.get(rel) or identifier_of(rel)))
     classes = sorted({r[1] for r in rows})
     index = {c: i for i, c in enumerate(classes)}
@@ -115,7 +129,9 @@ def load(root: Path) -> Dataset:
         "meta_dir": str(meta),
         "shared_locations": sorted(train_locs & eval_locs),
     }
-    return Dataset(task="tau", root=root, clips=clips, classes=classes, missing=missing, info=info)
+    dataset = Dataset(task="tau", root=root, clips=clips, classes=classes, missing=missing, info=info)
+    problems.raise_if_any(dataset)
+    return dataset
 
 
 _TAU_SOURCE = (

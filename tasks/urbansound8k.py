@@ -14,26 +14,31 @@ from pathlib import Path
 from bench.audio import ClipPolicy
 from bench.remote import DownloadSpec, RemoteFile, zenodo
 from bench.task import Clip, Dataset, MissingFile, TableColumn, TaskSpec, ZeroShotSpec
-from tasks._csv import MetadataError, parse_int, read_rows
+from tasks._csv import NumberedFoldRows, Problems, read_int, read_rows
 
 COLUMNS = ("slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class")
+FOLDS = tuple(range(1, 11))
 
 
 def load(root: Path) -> Dataset:
     root = Path(root)
     csv_path = root / "metadata" / "UrbanSound8K.csv"
-    vocab: dict[int, str] = {}
     rows = []
-    for line, row in read_rows(csv_path, COLUMNS):
-        cid = parse_int(row["classID"], csv_path, line, "classID")
-        fold = parse_int(row["fold"], csv_path, line, "fold")
-        if not 1 <= fold <= 10:
-            raise MetadataError(f"{csv_path}, line {line}: fold must be 1..10, got {fold}")
-        name = row["class"]
-        if vocab.setdefault(cid, name) != name:
-            raise MetadataError(f"{csv_path}, line {line}: classID {cid} is {name!r} here but {vocab[cid]!r} earlier")
-        rows.append((row["slice_file_name"], fold, cid, row["fsID"], row["salience"]))
-    ids = sorted(vocab)
+    problems = Problems()
+    checked = NumberedFoldRows(
+        csv_path, problems, FOLDS, "classID", "fix the fold (the audio lives in audio/fold1..fold10)"
+    )
+    for line, row in read_rows(csv_path, COLUMNS, problems=problems):
+        cid = read_int(row["classID"], csv_path, line, "classID", problems)
+        fold = read_int(row["fold"], csv_path, line, "fold", problems)
+        rest = (row["fsID"], row["start"], row["end"], row["salience"])
+        if (
+            cid is not None
+            and fold is not None
+            and checked.accept(line, row["slice_file_name"], fold, cid, row["class"], rest)
+        ):
+            rows.append((row["slice_file_name"], fold, cid, row["fsID"], row["salience"]))
+    ids = sorted({r[2] for r in rows})
     remap = {c: i for i, c in enumerate(ids)}
     clips, missing = [], []
     for name, fold, cid, fsid, salience in rows:
@@ -45,7 +50,9 @@ def load(root: Path) -> Dataset:
         clips.append(
             Clip(id=rel, path=path, target=remap[cid], fold=fold, group=f"fs{fsid}", extra={"salience": salience})
         )
-    return Dataset(task="urbansound8k", root=root, clips=clips, classes=[vocab[c] for c in ids], missing=missing)
+    dataset = Dataset(task="urbansound8k", root=root, clips=clips, classes=checked.class_names(ids), missing=missing)
+    problems.raise_if_any(dataset)
+    return dataset
 
 
 DOWNLOADS = DownloadSpec(
@@ -75,7 +82,7 @@ TASK = TaskSpec(
     marker="metadata/UrbanSound8K.csv",
     metrics=("accuracy",),
     clip_policy=ClipPolicy(duration_s=4.0, pad="zeros"),
-    folds=tuple(range(1, 11)),
+    folds=FOLDS,
     zero_shot=ZeroShotSpec(templates=("this is a sound of {label}.",), label_rule="underscores_to_spaces_lower"),
     table_columns=(TableColumn("table2", "UrbanSound8K<br>ACC", "accuracy", paper_key="urbansound8k"),),
     demo="urbansound8k",

@@ -87,6 +87,6 @@ def test_verify_reports_missing_and_corrupt(tmp_path: Path) -> None:
     victim = sorted((root / "audio").glob("*.wav"))[0]
     victim.write_bytes(b"RIFF\x00\x00")
     report = verify(get_task("esc50"), root)
-    assert len(report.missing) == 1 and len(report.unreadable) == 1
-    assert report.unreadable[0][0] == victim.name
+    assert len(report.of("missing")) == 1 and len(report.of("unreadable")) == 1
+    assert report.of("unreadable")[0].where == victim.name
     assert "PROBLEMS FOUND" in report.text()

@@ -179,3 +179,30 @@ def test_tau_rejects_comma_separated_setup_files(tmp_path: Path) -> None:
         get_task("tau").loader(root)
     with pytest.raises(MetadataError, match=r"no evaluation_setup/fold1_train\.csv"):
         get_task("tau").loader(tmp_path)
+
+
+def test_fsd50k_and_tau_list_every_row_problem_in_one_pass(tmp_path: Path) -> None:
+    root = _fsd(tmp_path / "FSD50K")
+    dev = root / "FSD50K.ground_truth" / "dev.csv"
+    lines = dev.read_text().splitlines()
+    dev.write_text(
+        "\n".join([*lines, lines[1], '77,"Guitar,Banjo","/m/0342h,/m/0xxx",train', "79,Guitar,/m/0342h,test"]) + "\n"
+    )
+    with pytest.raises(MetadataError) as info:
+        get_task("fsd50k").loader(root)
+    assert [(p.kind, p.line) for p in info.value.problems] == [
+        ("unknown label", 7),  # collected in file order: read_ground_truth first, then the duplicate check
+        ("malformed row", 8),
+        ("duplicate row", 6),
+    ]
+    base = tmp_path / "TAU-urban-audio-visual-scenes-2021-development"
+    tau = write_tau(base, TAU_SCENES, TAU_FREQS, meta_folder=None)
+    train = tau / "evaluation_setup" / "fold1_train.csv"
+    evaluate = tau / "evaluation_setup" / "fold1_evaluate.csv"
+    leaked = train.read_text().splitlines()[1]
+    evaluate.write_text(evaluate.read_text() + leaked + "\n")
+    with pytest.raises(
+        MetadataError, match=r"fold1_evaluate\.csv, line \d+: \S+ is already listed in fold1_train"
+    ) as e:
+        get_task("tau").loader(tau)
+    assert [p.kind for p in e.value.problems] == ["file in several folds"]

@@ -136,6 +136,24 @@ def test_per_clip_standardisation_ignores_batch_mates(reference_model: Wav2CLIPA
     np.testing.assert_allclose(many.embed([clips[0], clips[4]])[0], alone[0], atol=1e-5, rtol=0)
 
 
+def test_silent_clip_in_a_batch_is_the_network_on_a_zero_spectrogram(
+    reference_model: Wav2CLIPAudio, tmp_path: Path
+) -> None:
+    """Issue 13: batched with other clips, an all-zero clip came out ~1e3-1e4 in magnitude."""
+    path = save_release_like(reference_model, tmp_path / "w.pt", extra=False)
+    enc = get_encoder("wav2clip", weights=str(path), teacher="none")
+    silent = np.zeros(2 * SR, dtype=np.float32)
+    batched = enc.embed([*waves(3, 2.0, seed=4), silent, *waves(2, 2.0, seed=5)])[3]
+    alone = enc.embed([silent])[0]
+    # independent value: a constant log-spectrogram standardises to zeros (x - mean = 0 exactly)
+    frames = 1 + len(silent) // 353
+    with torch.no_grad():
+        zeros = torch.zeros(1, 1, 257, frames)
+        want = reference_model.audio_transform(reference_model.audio_encoder.features(zeros))[0].numpy()
+    np.testing.assert_allclose(alone, want, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(batched, want, atol=1e-5, rtol=0)
+
+
 def test_reference_mode_reproduces_batch_dependence(reference_model: Wav2CLIPAudio, tmp_path: Path) -> None:
     path = save_release_like(reference_model, tmp_path / "w.pt", extra=False)
     quiet, loud = waves(2, 1.5, seed=2, gains=(0.01, 1.0))

@@ -82,6 +82,7 @@ def _log_binom(n: np.ndarray, k: int) -> np.ndarray:
 class CrossModalRetrievalProtocol(Protocol):
     id = "cmr-mrr-v1"
     short = "cmr"
+    trains = False  # no training: class-disjoint folds and leakage do not touch its numbers
     kinds = ("cross_modal_retrieval",)
     needs = frozenset({"image"})
 

@@ -49,6 +49,7 @@ def softmax(x: np.ndarray, temperature: float = 100.0) -> np.ndarray:
 class ZeroShotProtocol(Protocol):
     id = "zeroshot-v1"
     short = "zeroshot"
+    trains = False  # no training: class-disjoint folds and leakage do not touch its numbers
     kinds = ("multiclass", "multilabel")
     needs = frozenset({"text"})
 

@@ -14,11 +14,14 @@ from pathlib import Path
 from bench.atomic import atomic_write_text
 from bench.reports.fraction_curves import fraction_rows, is_fraction_record
 from bench.reports.tables import (
+    AUDIT_MARK,
     Table,
+    audit_flags,
     cell_text,
     load_paper_reference,
     markdown_table,
     paper_rows,
+    record_columns,
     registered_tasks,
     table_rows,
     tables,
@@ -52,6 +55,28 @@ def _paper_section(path: Path, layout: list[Table]) -> list[str]:
     return [*out, f"References in brackets: {citations}.", ""]
 
 
+def _audit_section(records: list[ResultRecord], kind: str) -> list[str]:
+    """The footnote for the cells marked ⚑: each flagged dataset's audit warnings, once per task."""
+    notes: dict[str, list[str]] = {}
+    for r in sorted(records, key=lambda r: (r.task.name, r.data.checksum)):
+        if r.data_kind == kind and audit_flags(r):
+            for w in (r.audit or {}).get("warnings", ()):
+                if w not in notes.setdefault(r.task.title, []):
+                    notes[r.task.title].append(w)
+    if not notes:
+        return []
+    out = [
+        f"### {AUDIT_MARK} Dataset audit warnings",
+        "",
+        f"{AUDIT_MARK} marks a number that the dataset audit flags as suspicious by construction "
+        "(see the record's `audit`):",
+        "",
+    ]
+    for title, warnings in notes.items():
+        out += [f"- **{title}**: " + " ".join(w.rstrip(".") + "." for w in warnings)]
+    return [*out, ""]
+
+
 def _provenance_section(records: list[ResultRecord]) -> list[str]:
     prov = sorted(
         {
@@ -67,7 +92,8 @@ def _provenance_section(records: list[ResultRecord]) -> list[str]:
 
 def render(results_dir: Path) -> str:
     records = [r for _, r in ResultsStore(results_dir).all()]
-    layout = tables(registered_tasks())
+    specs = registered_tasks()
+    layout = tables(specs, record_columns(records, {s.name for s in specs}))
     in_tables = set().union(*(t.tasks for t in layout))
     out = [
         "# Leaderboard",
@@ -96,6 +122,7 @@ def render(results_dir: Path) -> str:
                 markdown_table(frac_headers, frac),
                 "",
             ]
+        out += _audit_section(records, kind)
     if PAPER_FILE.exists():
         out += _paper_section(PAPER_FILE, layout)
     out += _provenance_section(records)

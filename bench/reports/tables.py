@@ -26,7 +26,9 @@ from bench.task import TASKS, TaskSpec
 TABLE_TITLES = {
     "table2": "Table 2: classification and retrieval",
     "table3": "Table 3: audio captioning (Clotho evaluation)",
+    "datasets": "Your datasets (`--task csv:…` / `files:…`)",
 }
+AUDIT_MARK = "⚑"  # a cell the dataset audit flagged (a flag, kept distinct from the other marks; footnote below)
 ROW_ORDER = ["logmel", "supervised", "openl3", "yamnet", "wav2clip"]
 
 
@@ -66,8 +68,27 @@ def registered_tasks() -> list[TaskSpec]:
     return specs
 
 
-def tables(specs: Iterable[TaskSpec]) -> list[Table]:
-    """The tables the tasks' columns make: columns in task order; tables by their first task."""
+def record_columns(records: Iterable[ResultRecord], registered: set[str]) -> list[tuple[str, Column]]:
+    """(table id, column) of tasks that are not registered but declare columns in their records.
+
+    Bring-your-own datasets (``--task csv:…``) exist only while a command runs; their records
+    carry the columns (``task.columns``) so the leaderboard stays a function of the records.
+    """
+    out: dict[tuple[str, str], tuple[str, Column]] = {}
+    for r in records:
+        if r.task.name in registered:
+            continue
+        for c in r.task.extra.get("columns", ()):
+            column = Column(r.task.name, c["header"], c["protocol"], c["metric"], None, bool(c.get("zero_shot")))
+            out.setdefault((r.task.name, c["header"]), (c["table"], column))
+    return [out[k] for k in sorted(out)]
+
+
+def tables(specs: Iterable[TaskSpec], extra: Iterable[tuple[str, Column]] = ()) -> list[Table]:
+    """The tables the tasks' columns make: columns in task order; tables by their first task.
+
+    ``extra``: columns of unregistered tasks (:func:`record_columns`), after the registered ones.
+    """
     by_table: dict[str, list[tuple[tuple[int, str], Column]]] = {}
     for spec in specs:
         for c in spec.table_columns:
@@ -80,6 +101,8 @@ def tables(specs: Iterable[TaskSpec]) -> list[Table]:
                 spec.zero_shot is not None and c.protocol == "probe",
             )
             by_table.setdefault(c.table, []).append(((spec.order, spec.name), column))
+    for table_id, column in extra:
+        by_table.setdefault(table_id, []).append(((10**6, column.task), column))
     out = []
     for table_id, cols in by_table.items():
         cols = sorted(cols, key=lambda kc: kc[0])  # stable: a task's own columns keep their order
@@ -105,7 +128,12 @@ def cell_text(record: ResultRecord | None, metric: str) -> str:
     s = record.summary.get(metric)
     if s is None:
         return "unavailable" if metric in (record.protocol.unavailable or {}) else "—"
-    return fmt(s.mean, s.std)
+    return fmt(s.mean, s.std) + (f" {AUDIT_MARK}" if audit_flags(record) else "")
+
+
+def audit_flags(record: ResultRecord) -> list[str]:
+    """The dataset audit's flags that apply to this cell (none in records written before the audit)."""
+    return list((record.audit or {}).get("flags", ()))
 
 
 def _sort_key(label: str) -> tuple[int, str]:

@@ -77,6 +77,8 @@ class OpenL3Encoder(Encoder):
     version = "1"
     sample_rate = 48000
     preferred_batch_size = 4
+    training_data = "AudioSet videos (audio-visual correspondence; env: environmental, music: music content)"
+    check_variants = ({"hop_s": 0.5}, {"seed": 1})
 
     def __init__(
         self,
@@ -115,6 +117,8 @@ class OpenL3Encoder(Encoder):
         elif weights != RANDOM:
             self.audio_path = self._resolve(Path(weights).expanduser())
         self.random_weights = backend == "torch" and self.audio_path is None
+        if self.random_weights:
+            self.training_data = "none (random weights)"
         # the published hop; the automatic random stand-in (demo suite only) frames every 0.5 s
         # to keep the demo CPU-friendly (OpenL3 costs ~20 GFLOP per window) unless hop_s is given
         stand_in = self.random_weights and not self.random_requested

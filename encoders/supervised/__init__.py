@@ -34,6 +34,7 @@ class SupervisedEncoder(Encoder):
     version = "1"
     sample_rate = 16000
     embedding_dim = 512
+    training_data = "the task's own training folds (trained from scratch per task and fold)"
 
     def __init__(
         self,

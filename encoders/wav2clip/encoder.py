@@ -112,6 +112,8 @@ class Wav2CLIPEncoder(Encoder):
     sample_rate = SAMPLE_RATE
     embedding_dim = 512
     preferred_batch_size = 16  # clips per call from the extractor; the passes inside follow AUDIO_PER_PASS_S
+    training_data = "VGGSound (distilled from CLIP, itself trained on web image-text pairs)"
+    check_variants = ({"seed": 1}, {"norm": "batch"})
 
     def __init__(
         self,
@@ -148,6 +150,15 @@ class Wav2CLIPEncoder(Encoder):
             model = load_official(self.weights.path, norm=norm)
         self.model = model.to(device).to(memory_format=torch.channels_last)
         self.demo_only = bool(self.weights.kind == "demo")
+        if self.weights.kind != "official":
+            self.training_data = {
+                "demo": "the demo suite's synthetic VGGSound (`bench data demo`), with a tiny demo CLIP teacher",
+                "random": "none (random weights)",
+            }.get(
+                self.weights.kind,
+                f"as the weights file {self.weights.path.name if self.weights.path else '?'} was "
+                "trained (the release: VGGSound)",
+            )
         spec = resolve_teacher(teacher, teacher_pretrained, teacher_seed, self.weights)
         self.teacher = CLIPTeacher(spec, device=device) if spec is not None else None
 

@@ -13,7 +13,8 @@ Module and buffer names follow the reference, so the released ``Wav2CLIP.pt`` (k
 
 Standardisation scope: the reference uses one mean/std over the *whole input tensor*, so a
 clip's embedding depends on its batch mates. ``norm="clip"`` (our default) standardises each
-clip over its own spectrogram, which equals the reference for a batch of one;
+clip over its own spectrogram, which equals the reference for a batch of one (a constant
+spectrogram — digital silence — becomes all zeros, whatever its batch mates);
 ``norm="batch"`` reproduces the reference's batch dependence. Torch ops only (no torchaudio).
 """
 
@@ -122,7 +123,11 @@ class ResNet18Audio(nn.Module):
         flat = spec.flatten(1)
         mean = flat.mean(dim=1).view(-1, 1, 1, 1)
         std = flat.std(dim=1).view(-1, 1, 1, 1)
-        return (spec - mean) / (std + 1e-9)
+        # A constant spectrogram (digital silence) standardises to zeros, as a clip alone does in
+        # exact arithmetic. Batched, the mean of a zero-variance clip picks up rounding that the
+        # 1/(0 + 1e-9) scale blew up to ~1e3-1e4, so the clip's embedding depended on its batch.
+        constant = (flat.amax(dim=1) == flat.amin(dim=1)).view(-1, 1, 1, 1)
+        return torch.where(constant, torch.zeros_like(spec), (spec - mean) / (std + 1e-9))
 
     def features(self, spec: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(spec))))

@@ -80,6 +80,7 @@ class YAMNetEncoder(Encoder):
     sample_rate = 16000
     embedding_dim = 1024
     preferred_batch_size = 16
+    training_data = "AudioSet (YouTube, 521 classes)"
 
     def __init__(self, device: str = "cpu", weights: str | None = None, seed: int = 0) -> None:
         self.device = device
@@ -100,6 +101,8 @@ class YAMNetEncoder(Encoder):
             self.handle != RANDOM and (Path(self.handle).expanduser() / RANDOM_MARKER).is_file()
         )
         self.random_requested = self.random_requested or (self.random_weights and weights is not None)
+        if self.random_weights:
+            self.training_data = "none (random weights)"
         self._model: Any = None
         self._weights_id: str | None = None
 
