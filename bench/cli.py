@@ -17,6 +17,7 @@ from bench import paths
 from bench.commands import COMMANDS, fail
 from bench.metadata import check_encoding
 from bench.options import OptionError, parse_pairs, typed_pairs
+from bench.precision import PRECISIONS as PRECISION_NAMES
 from bench.registry import RegistryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark audio representations the Wav2CLIP way.")
@@ -46,6 +47,13 @@ DataRootOption = Annotated[
 RootOption = Annotated[list[str] | None, typer.Option(help="Per-task dataset folder, TASK=DIR (repeatable).")]
 DeviceOption = Annotated[str, typer.Option(help="cpu or cuda (or cuda:N).")]
 WeightsOption = Annotated[str | None, typer.Option(help="Weights file for the encoder(s) that take one.")]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        help="fp32, bf16 or fp16: autocast for the encoders that offer it (wav2clip, supervised); part of the "
+        "fingerprint and the label. Pays on CPUs with AVX512-BF16/AMX and on CUDA."
+    ),
+]
 EncoderOptOption = Annotated[list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable).")]
 ProtocolOptOption = Annotated[
     list[str] | None, typer.Option(help="Protocol option KEY=VALUE, e.g. max_epochs=100 (repeatable).")
@@ -106,6 +114,7 @@ def _run_options(
     opt: list[str] | None,
     popt: list[str] | None,
     on_error: str,
+    precision: str,
     batch_size: int | None,
     workers: int,
     force: bool,
@@ -138,6 +147,10 @@ def _run_options(
         fail(str(exc))
     if weights:
         enc_opts["weights"] = weights
+    if precision not in PRECISION_NAMES:
+        fail(f"--precision must be one of {', '.join(PRECISION_NAMES)}, got {precision!r}")
+    if precision != "fp32":  # fp32 is every encoder's default: not passed, so encoders without the option run
+        enc_opts["precision"] = precision
     return RunOptions(
         data_root=data_root or paths.data_root(),
         roots=roots,
@@ -198,6 +211,7 @@ def run(
     root: RootOption = None,
     device: DeviceOption = "cpu",
     weights: WeightsOption = None,
+    precision: PrecisionOption = "fp32",
     opt: EncoderOptOption = None,
     protocol: Annotated[str | None, typer.Option(help="Only these protocols (e.g. probe,zeroshot).")] = None,
     popt: ProtocolOptOption = None,
@@ -226,9 +240,9 @@ def run(
 
     opts = _run_options(
         data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
-        batch_size=batch_size, workers=workers, force=force, reembed=reembed, verify_content=verify_content,
-        seed=seed, results=results, cache=cache, quiet=quiet, protocols=_split(protocol) if protocol else None,
-        encoding=encoding, audit=audit,
+        precision=precision, batch_size=batch_size, workers=workers, force=force, reembed=reembed,
+        verify_content=verify_content, seed=seed, results=results, cache=cache, quiet=quiet,
+        protocols=_split(protocol) if protocol else None, encoding=encoding, audit=audit,
     )  # fmt: skip
     try:
         task_names = resolve_task_names(task)
@@ -238,6 +252,11 @@ def run(
         outcomes = run_all(_split(encoder), task_names, opts)
     if not dist_info().is_main:
         return  # torchrun: other ranks only embed their shard
+    from bench.reports.run_summary import render_run_summary
+
+    summary = render_run_summary(outcomes, opts.results_dir)
+    if summary:
+        typer.echo("\n" + summary)
     if leaderboard:
         from bench.reports.leaderboard import write
 
@@ -610,6 +629,7 @@ def sweep_fractions_cmd(
     root: RootOption = None,
     device: DeviceOption = "cpu",
     weights: WeightsOption = None,
+    precision: PrecisionOption = "fp32",
     opt: EncoderOptOption = None,
     popt: ProtocolOptOption = None,
     on_error: OnErrorOption = "skip",
@@ -632,8 +652,9 @@ def sweep_fractions_cmd(
 
     opts = _run_options(
         data_root=data_root, root=root, device=device, weights=weights, opt=opt, popt=popt, on_error=on_error,
-        batch_size=batch_size, workers=workers, force=force, reembed=reembed, verify_content=verify_content,
-        seed=seed, results=results, cache=cache, quiet=quiet, encoding=encoding, audit=audit,
+        precision=precision, batch_size=batch_size, workers=workers, force=force, reembed=reembed,
+        verify_content=verify_content, seed=seed, results=results, cache=cache, quiet=quiet, encoding=encoding,
+        audit=audit,
     )  # fmt: skip
     try:
         task_names = resolve_task_names(task)

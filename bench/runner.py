@@ -244,6 +244,14 @@ def _embed_for(
     return view_cache[level]
 
 
+def stored(record: ResultRecord) -> str:
+    """A reused record's number, for the run's log line."""
+    s = record.summary.get(record.primary_metric)
+    if record.status != "ok" or s is None:
+        return f"{record.status} (stored result reused)"
+    return f"{record.primary_metric} {s.mean:.4f} ± {s.std:.4f} (stored result reused)"
+
+
 def run_cell(
     encoder: Encoder,
     task: TaskSpec,
@@ -283,7 +291,8 @@ def run_cell(
         if current is not None and existing.audit != current:  # audited since (or audited anew): keep it current
             results.rewrite(replace(existing, audit=current))  # keeps the scores sidecar
         path = results.path_for(kind, encoder.label(), task.name, protocol.id, cell.config)
-        return outcome("cached", path, flagged.strip())
+        note = " ".join(part for part in (stored(existing), flagged.strip()) if part)
+        return outcome("cached", path, note)
     if replacement is not None and replacement is not registered:
         _note_unread_options(replacement, encoder, opts)
     if cell.overlap:

@@ -56,6 +56,10 @@ def test_run_leaderboard_confusion_and_rerun_without_encoder_calls(
     assert res.exit_code == 0, res.output
     assert calls["n"] > 0
     results = small_demo / "results"
+    esc = json.loads((results / "demo" / "logmel" / "esc50.probe-mlp-v1.json").read_text())["summary"]["accuracy"]
+    number = f"{esc['mean']:.4f} ± {esc['std']:.4f}"
+    # the run ends with the tables of what it ran: numbers, nothing marked as reused
+    assert f"| logmel | {number} |" in res.output and "†" not in res.output
     for task, folds in (("esc50", 5), ("urbansound8k", 10)):
         rec = json.loads(result_file(results, "demo", "logmel", f"{task}.probe-mlp-v1.json").read_text())
         assert len(rec["folds"]) == folds and rec["data"]["kind"] == "demo"
@@ -72,6 +76,9 @@ def test_run_leaderboard_confusion_and_rerun_without_encoder_calls(
     calls["n"] = 0
     res = runner.invoke(app, args)
     assert res.exit_code == 0 and calls["n"] == 0 and "cached" in res.output
+    # a rerun still shows the numbers, each marked as a stored result reused
+    assert f"accuracy {number} (stored result reused)" in res.output
+    assert f"| logmel | {number}† |" in res.output and "4 of 4 cells reused a stored result" in res.output
     res = runner.invoke(app, [*args, "--force"])
     assert res.exit_code == 0 and calls["n"] == 0  # recomputed from the embedding store
     res = runner.invoke(app, ["report", "confusion", "--task", "esc50", "--encoder", "logmel", "--out", "cm.png"])

@@ -23,7 +23,7 @@ from bench.cli import app
 from bench.encoder import get_encoder
 from encoders.wav2clip.checkpoint import read_state_dict
 from encoders.wav2clip.targets import WindowRule
-from encoders.wav2clip.train import CLIPLoss1D, DistillationModel, split_train_val
+from encoders.wav2clip.train import CLIPLoss1D, DistillationModel, preset, split_train_val
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_ARGS = [*TINY_TRAIN, "--epochs", "2", "--save-every", "1", "--quiet"]
@@ -55,6 +55,53 @@ def test_clip_loss_matches_a_hand_computation() -> None:
         cx.state_dict()
     )
     assert cx.loss_fn_a.logit_scale is not cx.loss_fn_i.logit_scale  # separate temperatures
+
+
+def _loss_and_grads(model: DistillationModel, audio: torch.Tensor, image: torch.Tensor) -> list[torch.Tensor]:
+    model.zero_grad(set_to_none=True)
+    loss = model(audio, image)
+    loss.backward()
+    return [loss.detach(), *(p.grad.clone() for p in model.parameters() if p.grad is not None)]
+
+
+def test_fp32_is_the_paper_loss_and_bf16_autocasts_the_encoder() -> None:
+    """fp32: exactly the cross-projection loss composed by hand from the submodules (values and
+    gradients), i.e. what the trainer computed before --precision; bf16 (issue 16): close to it,
+    not equal (autocast is on), gradients in fp32; channels-last changes nothing in fp32 beyond
+    kernel rounding."""
+    torch.manual_seed(0)
+    model = DistillationModel(loss="cx").eval()  # no dropout draws, frozen batch-norm statistics
+    audio, image = torch.randn(4, 16000), torch.randn(4, 512)
+    fp32 = _loss_and_grads(model, audio, image)
+    a = model.audio_encoder(audio)
+    by_hand = 0.5 * (
+        model.loss_fn_a(a, model.image_transform(image)) + model.loss_fn_i(model.audio_transform(a), image)
+    )
+    assert torch.equal(fp32[0], by_hand.detach())
+    model.zero_grad(set_to_none=True)
+    by_hand.backward()
+    assert all(
+        torch.equal(g, p.grad)
+        for g, p in zip(fp32[1:], (p for p in model.parameters() if p.grad is not None), strict=True)
+    )
+
+    model.precision = "bf16"
+    bf16 = _loss_and_grads(model, audio, image)
+    assert bf16[0].dtype == torch.float32 and all(g.dtype == torch.float32 for g in bf16[1:])
+    assert not torch.equal(bf16[0], fp32[0]) and abs(float(bf16[0] - fp32[0])) < 0.05 * float(fp32[0])
+
+    model.precision = "fp32"
+    model.to(memory_format=torch.channels_last)
+    assert torch.allclose(_loss_and_grads(model, audio, image)[0], fp32[0], rtol=1e-5)
+
+
+def test_precision_and_layout_enter_the_run_identity_only_when_not_default() -> None:
+    paper = preset("paper")
+    assert "precision" not in paper.identity() and "channels_last" not in paper.identity()
+    demo = preset("demo")
+    assert (demo.precision, demo.channels_last, demo.max_epochs) == ("auto", True, 5)
+    bf16, fp32 = preset("demo", precision="bf16").identity(), preset("demo", precision="fp32").identity()
+    assert bf16["precision"] == "bf16" and "precision" not in fp32 and bf16 != fp32
 
 
 def test_windows_and_validation_carving() -> None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from bench.metrics import get_metric, score
 from bench.options import Option
-from bench.probe import ProbeConfig, fit_probe
+from bench.probe import ProbeConfig, ProbeData, fit_probes
 from bench.progress import progress_bar
 from bench.protocols import CellError, Protocol, ProtocolContext, ProtocolOutput
 from bench.results import FoldResult
@@ -67,55 +67,63 @@ def usable(clips: list[Clip], view: EmbeddingView) -> list[Clip]:
     return [c for c in clips if c.id in view]
 
 
-def probe_split(
+def probe_splits(
     task: TaskSpec,
-    split: Split,
+    splits: list[Split],
     view: EmbeddingView,
     n_classes: int,
     cfg: ProbeConfig,
     device: str = "cpu",
-) -> tuple[FoldResult, list[Clip], np.ndarray]:
-    """Train on ``split.train``, early-stop on ``split.val``, score ``split.test``."""
+) -> list[tuple[FoldResult, list[Clip], np.ndarray]]:
+    """Per split: train on ``split.train``, early-stop on ``split.val``, score ``split.test``.
+
+    The splits' probes train together (:func:`bench.probe.fit_probes`); each gets the numbers
+    it would get alone.
+    """
     multilabel = task.kind == "multilabel"
-    train, val, test = usable(split.train, view), usable(split.val, view), usable(split.test, view)
-    for part, listed, kept in (("test", split.test, test), ("training", split.train, train)):
-        if listed and not kept:
-            raise CellError(
-                f"{task.title}, {split_label(split.name)}: no usable clip to {'test' if part == 'test' else 'train'} "
-                f"on (all {len(listed)} {part} clips were skipped as unreadable; see skipped_files in the record)"
-            )
-    x_tr, x_va, x_te = (
-        view.matrix([c.id for c in train]),
-        view.matrix([c.id for c in val]),
-        view.matrix([c.id for c in test]),
-    )
-    y_tr, y_va = label_matrix(train, n_classes, multilabel), label_matrix(val, n_classes, multilabel)
-    y_te = label_matrix(test, n_classes, multilabel)
+    parts = [(usable(s.train, view), usable(s.val, view), usable(s.test, view)) for s in splits]
+    for split, (train, _val, test) in zip(splits, parts, strict=True):
+        for part, listed, kept in (("test", split.test, test), ("training", split.train, train)):
+            if listed and not kept:
+                raise CellError(
+                    f"{task.title}, {split_label(split.name)}: no usable clip to "
+                    f"{'test' if part == 'test' else 'train'} on (all {len(listed)} {part} clips were skipped as "
+                    "unreadable; see skipped_files in the record)"
+                )
+    data = [
+        ProbeData(
+            view.matrix([c.id for c in train]),
+            label_matrix(train, n_classes, multilabel),
+            view.matrix([c.id for c in val]),
+            label_matrix(val, n_classes, multilabel),
+        )
+        for train, val, _test in parts
+    ]
     primary = get_metric(task.primary_metric)
     primary_fn = partial(score, primary.name)
     with torch_threads(1 if device == "cpu" else None):
-        probe = fit_probe(
-            x_tr,
-            y_tr,
-            x_va,
-            y_va,
+        probes = fit_probes(
+            data,
             n_classes,
             "multilabel" if multilabel else "multiclass",
-            ProbeConfig(**{**cfg.as_dict(), "seed": split.seed}),
+            [ProbeConfig(**{**cfg.as_dict(), "seed": s.seed}) for s in splits],
             val_score=primary_fn if primary.higher_is_better else (lambda y, s: -primary_fn(y, s)),
             device=device,
         )
-        scores = probe.scores(x_te)
-    metrics = {name: score(name, y_te, scores) for name in task.metrics}
-    fold = FoldResult(
-        fold=split.name,
-        metrics=metrics,
-        n_train=len(train),
-        n_val=len(val),
-        n_test=len(test),
-        info={"best_epoch": probe.best_epoch, "epochs_run": probe.epochs_run, "val_score": probe.best_val},
-    )
-    return fold, test, scores
+        out = []
+        for split, (train, val, test), probe in zip(splits, parts, probes, strict=True):
+            scores = probe.scores(view.matrix([c.id for c in test]))
+            y_te = label_matrix(test, n_classes, multilabel)
+            fold = FoldResult(
+                fold=split.name,
+                metrics={name: score(name, y_te, scores) for name in task.metrics},
+                n_train=len(train),
+                n_val=len(val),
+                n_test=len(test),
+                info={"best_epoch": probe.best_epoch, "epochs_run": probe.epochs_run, "val_score": probe.best_val},
+            )
+            out.append((fold, test, scores))
+    return out
 
 
 def split_label(name: str) -> str:
@@ -152,13 +160,14 @@ class MLPProbeProtocol(Protocol):
         fold_names: list[str] = []
         all_scores: list[np.ndarray] = []
         with progress_bar(f"probe {ctx.task.name}", total=len(splits), enabled=ctx.show_progress) as advance:
-            for split in splits:
-                fold, test, scores = probe_split(ctx.task, split, ctx.view, n_classes, cfg, ctx.device)
+            for split, (fold, test, scores) in zip(
+                splits, probe_splits(ctx.task, splits, ctx.view, n_classes, cfg, ctx.device), strict=True
+            ):
                 folds.append(fold)
                 ids += [c.id for c in test]
                 fold_names += [split.name] * len(test)
                 all_scores.append(scores)
-                advance(1)
+            advance(len(splits))
         scores = np.concatenate(all_scores, axis=0) if all_scores else np.zeros((0, n_classes), np.float32)
         return ProtocolOutput(
             folds=folds,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -162,9 +162,14 @@ Cell = Candidate | None | str  # a row's cell: a record, "—" (None), or litera
 
 
 def render_rows(
-    rows: Sequence[tuple[str, Sequence[Cell]]], metrics: Sequence[str], scores_of: ScoresOf | None
+    rows: Sequence[tuple[str, Sequence[Cell]]],
+    metrics: Sequence[str],
+    scores_of: ScoresOf | None,
+    marker: Callable[[ResultRecord], str] | None = None,
 ) -> list[list[str]]:
     """Text rows; with ``scores_of`` each column marks its best row and the rows tied with it.
+
+    ``marker(record)`` is appended to the text of each cell that has a record.
 
     Rows compete within their protocol (probe rows with probe rows, zero-shot rows with
     zero-shot rows, each probe of the probes table on its own).
@@ -188,7 +193,8 @@ def render_rows(
                 texts.append(cell)
             else:
                 record = cell.record if cell is not None else None
-                texts.append(styled(cell_text(record, metric, audit=False), marks.get((j, name), ""), record))
+                text = styled(cell_text(record, metric, audit=False), marks.get((j, name), ""), record)
+                texts.append(text + marker(record) if marker is not None and record is not None and text else text)
         out.append([name, *texts])
     return out
 
@@ -212,9 +218,16 @@ def index_records(records: Iterable[ResultRecord]) -> dict[tuple[str, str, str, 
 
 
 def table_rows(
-    table: Table, records: Sequence[ResultRecord], data_kind: str, scores_of: ScoresOf | None = None
+    table: Table,
+    records: Sequence[ResultRecord],
+    data_kind: str,
+    scores_of: ScoresOf | None = None,
+    marker: Callable[[ResultRecord], str] | None = None,
 ) -> list[list[str]]:
-    """Encoder rows (one per decoding where records hold several), then "(ZS)" rows."""
+    """Encoder rows (one per decoding where records hold several), then "(ZS)" rows.
+
+    ``marker(record)`` is appended to each filled cell's text (e.g. a footnote mark).
+    """
     idx = index_records(records)
     labels = sorted({r.encoder.label for r in records if r.data_kind == data_kind}, key=_sort_key)
     rows: list[tuple[str, list[Cell]]] = []
@@ -238,7 +251,7 @@ def table_rows(
                     for z, c in zip(zs, table.columns, strict=True)
                 ]
                 rows.append((name, row))
-    return render_rows(rows, [c.metric for c in table.columns], scores_of)
+    return render_rows(rows, [c.metric for c in table.columns], scores_of, marker)
 
 
 PROBES = (("probe", "MLP"), ("linear", "linear"), ("knn", "kNN"))

@@ -13,7 +13,7 @@ Presets (``--opt preset=...``; individual fields override, e.g. ``--opt max_epoc
 
 * ``full`` (real data): at most 100 epochs, patience 10, batch 32, Adam 1e-3, full clips;
 * ``demo`` (demo suite, the default there): at most 8 epochs, patience 3, batch 8, full
-  clips — minutes per task on 2 CPU cores at ``BENCH_DEMO_SCALE=0.25``.
+  clips, ``precision=auto`` (bf16 autocast where the CPU has AVX512-BF16/AMX, else fp32).
 
 ``auto`` (default) picks ``demo`` on demo data and ``full`` on real data.
 """
@@ -48,6 +48,7 @@ class SupervisedEncoder(Encoder):
         lr: float | None = None,
         weight_decay: float | None = None,
         crop_s: float | None = None,
+        precision: str | None = None,
     ) -> None:
         if preset not in ("auto", *PRESETS):
             raise ValueError(f"supervised: preset must be 'auto' or one of {sorted(PRESETS)}, got {preset!r}")
@@ -60,6 +61,7 @@ class SupervisedEncoder(Encoder):
             "lr": lr,
             "weight_decay": weight_decay,
             "crop_s": crop_s,
+            "precision": precision,
         }
         self.overrides = {k: v for k, v in overrides.items() if v is not None}
         unknown = set(self.overrides) - set(TrainConfig.__dataclass_fields__)

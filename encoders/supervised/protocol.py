@@ -33,6 +33,7 @@ from bench.audio import AudioDecodeError
 from bench.extract import decode_clip
 from bench.hashing import sha256_json
 from bench.metrics import get_metric, score
+from bench.precision import autocast, check_precision, slow_on_this_cpu
 from bench.prefetch import decode_all
 from bench.progress import progress_bar
 from bench.protocols import CellError, Protocol, ProtocolContext, ProtocolOutput
@@ -56,11 +57,15 @@ class TrainConfig:
     weight_decay: float = 0.0
     crop_s: float | None = None  # random training crops of this length; None/<=0: whole clips
     eval_batch: int = 16
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast, bench.precision) | auto: bf16 where the CPU has it
 
-    def with_overrides(self, preset: str, overrides: dict[str, Any]) -> TrainConfig:
+    def with_overrides(self, preset: str, overrides: dict[str, Any], device: str = "cpu") -> TrainConfig:
         cfg = replace(self, preset=preset, **overrides)
         if cfg.crop_s is not None and cfg.crop_s <= 0:
             cfg = replace(cfg, crop_s=None)
+        if cfg.precision == "auto":  # resolved here, so the record and the checkpoint key name what ran
+            cfg = replace(cfg, precision="fp32" if slow_on_this_cpu("bf16", device) else "bf16")
+        check_precision(cfg.precision, "supervised")
         if cfg.max_epochs < 1 or cfg.patience < 1 or cfg.batch_size < 1:
             raise ValueError(f"supervised: max_epochs, patience and batch_size must be >= 1, got {cfg}")
         return cfg
@@ -73,26 +78,37 @@ PRESETS = {
     "full": TrainConfig("full"),
     # whole clips: random 1 s crops looked cheaper but left the demo UrbanSound8K model at chance
     # (crops are standardised differently from the zero-padded whole clips it is tested on)
-    "demo": TrainConfig("demo", max_epochs=8, patience=3, batch_size=8),
+    # issue 16: bf16 where the CPU runs it natively (about half the fp32 step time); the epochs
+    # stay: after 3 bf16 epochs the demo ESC-50 fold 1 validation accuracy was only 0.28, and the
+    # fp32 8-epoch run peaked at its 6th epoch (test accuracy 0.71)
+    "demo": TrainConfig("demo", max_epochs=8, patience=3, batch_size=8, precision="auto"),
 }
 
 
-def resolve_config(preset: str, overrides: dict[str, Any], data_kind: str) -> TrainConfig:
+def resolve_config(preset: str, overrides: dict[str, Any], data_kind: str, device: str = "cpu") -> TrainConfig:
     """The preset's configuration (``auto``: ``demo`` on demo data, ``full`` on real data) with overrides."""
     name = preset if preset != "auto" else ("demo" if data_kind == "demo" else "full")
-    return PRESETS[name].with_overrides(name, overrides)
+    return PRESETS[name].with_overrides(name, overrides, device)
 
 
 class ResNetClassifier(nn.Module):
-    """Wav2CLIP's audio ResNet-18 (per-clip standardisation) → Linear(512, C)."""
+    """Wav2CLIP's audio ResNet-18 (per-clip standardisation) → Linear(512, C).
 
-    def __init__(self, n_classes: int) -> None:
+    Convolutions run channels-last (the layout oneDNN's CPU kernels are fastest in), the forward
+    pass under ``precision``'s autocast; logits come back in float32 for the loss.
+    """
+
+    def __init__(self, n_classes: int, precision: str = "fp32", device: str = "cpu") -> None:
         super().__init__()
         self.audio_encoder = ResNet18Audio(norm="clip")
         self.head = nn.Linear(512, n_classes)
+        self.precision = precision
+        self.device_type = device
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.audio_encoder(x))
+        with autocast(self.precision, self.device_type):
+            return self.head(self.audio_encoder(x)).float()
 
 
 class WaveSource:
@@ -205,7 +221,7 @@ class FoldTrainer:
         cfg = self.cfg
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            model = ResNetClassifier(self.n_classes).to(self.device)
+            model = ResNetClassifier(self.n_classes, cfg.precision, self.device).to(self.device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         gen = torch.Generator().manual_seed(self.seed + 1)
         state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": -1, "best_state": None, "history": []}
@@ -282,7 +298,7 @@ class SupervisedProtocol(Protocol):
         self.overrides = dict(overrides or {})
 
     def config(self, ctx: ProtocolContext) -> TrainConfig:
-        return resolve_config(self.preset, self.overrides, str(ctx.dataset.info.get("kind", "real")))
+        return resolve_config(self.preset, self.overrides, str(ctx.dataset.info.get("kind", "real")), ctx.device)
 
     def params(self, ctx: ProtocolContext) -> dict[str, Any]:
         return {

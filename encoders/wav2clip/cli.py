@@ -77,6 +77,16 @@ def train_wav2clip(
         bool, typer.Option(help="Delete the run folder's state and start over (default: resume).")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="fp32, bf16 or fp16: autocast around the forward pass; auto: bf16 where the CPU/GPU runs it "
+            "natively, else fp32 (demo preset default: auto; paper: fp32)."
+        ),
+    ] = None,
+    channels_last: Annotated[
+        bool | None, typer.Option(help="Channels-last convolutions (demo preset default: on).")
+    ] = None,
 ) -> None:
     """Distil a CLIP teacher into Wav2CLIP on VGGSound (or the demo set); resumes a killed run.
 
@@ -122,6 +132,8 @@ def train_wav2clip(
             workers=workers,
             show_progress=not quiet,
             fresh=fresh,
+            precision=precision,
+            channels_last=channels_last,
             **explicit,
         )
         result = train(cfg)

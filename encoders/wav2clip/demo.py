@@ -50,7 +50,7 @@ def ensure_demo_model(device: str = "cpu", show_progress: bool = True) -> Path:
         shutil.rmtree(out)  # made for another demo suite (scale, version): start over
     print(
         f"wav2clip: no weights given and none fetched; distilling a demo model into {out} "
-        "(first use only, about 20 minutes on 2 CPU cores)",
+        "(first use only: a tiny teacher, then 5 short epochs; minutes on 2 CPU cores)",
         file=sys.stderr,
         flush=True,
     )

@@ -17,11 +17,16 @@ own, so batching never changes an embedding; ``norm="batch"`` is the reference b
 mean/std over everything passed in one call: a batch, or all windows of a clip). Frames: 1-s
 non-overlapping windows (the paper), last partial window zero-padded, window-start timestamps.
 Inference runs batched under ``torch.inference_mode`` with channels-last weights
-(see ``benchmarks/wav2clip_batching.py``).
+(see ``benchmarks/wav2clip_batching.py``). A forward pass takes as many same-length clips as
+make about 40 s of audio (8 × 5 s, 4 × 10 s, 40 × 1 s windows: the fastest batches measured on
+2 CPU cores, ``benchmarks/speed.py``), unless ``batch_size`` fixes the count. ``precision``
+``bf16``/``fp16`` runs the network under autocast (:mod:`bench.precision`); it is part of the
+fingerprint and the label (``wav2clip[bf16]``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +37,7 @@ import torch
 
 from bench.encoder import Encoder, FrameEmbeddings, NotSupportedError
 from bench.hashing import sha256_file
+from bench.precision import autocast, check_precision, slow_on_this_cpu
 from encoders.wav2clip.checkpoint import load_official
 from encoders.wav2clip.model import SAMPLE_RATE, Wav2CLIPAudio
 from encoders.wav2clip.run_meta import is_demo_weights, run_metadata
@@ -97,12 +103,15 @@ def resolve_teacher(
     return TeacherSpec(model, pretrained, seed or 0)
 
 
+AUDIO_PER_PASS_S = 40.0  # audio per forward pass when batch_size is not given (see the module docstring)
+
+
 class Wav2CLIPEncoder(Encoder):
     name = "wav2clip"
     version = "1"
     sample_rate = SAMPLE_RATE
     embedding_dim = 512
-    preferred_batch_size = 8
+    preferred_batch_size = 16  # clips per call from the extractor; the passes inside follow AUDIO_PER_PASS_S
     training_data = "VGGSound (distilled from CLIP, itself trained on web image-text pairs)"
     trained_on: tuple[str, ...] = ("vggsound",)
     check_variants = ({"seed": 1}, {"norm": "batch"})
@@ -115,17 +124,24 @@ class Wav2CLIPEncoder(Encoder):
         teacher: str | None = None,
         teacher_pretrained: str | None = None,
         teacher_seed: int | None = None,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         seed: int = 0,
+        precision: str = "fp32",
     ) -> None:
         if norm not in ("clip", "batch"):
             raise ValueError(f"wav2clip: norm must be 'clip' (per-clip, default) or 'batch' (reference), got {norm!r}")
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise ValueError(f"wav2clip: batch_size must be >= 1, got {batch_size}")
         self.device = device
         self.norm = norm
         self.seed = seed
-        self.preferred_batch_size = int(batch_size)
+        self.precision = check_precision(precision, "wav2clip")
+        slow = slow_on_this_cpu(self.precision, device)
+        if slow:
+            warnings.warn(f"wav2clip: {slow}", stacklevel=2)
+        self.batch_size = None if batch_size is None else int(batch_size)
+        if self.batch_size is not None:
+            self.preferred_batch_size = self.batch_size
         self.weights = resolve_weights(None if weights in (None, "") else str(weights), device=device)
         if self.weights.path is None:
             with torch.random.fork_rng(devices=[]):
@@ -161,7 +177,7 @@ class Wav2CLIPEncoder(Encoder):
         if demo is not None:
             return True, f"demo model at {demo} (trained on synthetic data; refused on real data)"
         return True, (
-            "no weights yet: the first run distils a demo model (about 20 minutes on 2 CPU cores); "
+            "no weights yet: the first run distils a demo model (a few minutes on 2 CPU cores); "
             "for real data fetch the release (`bench weights fetch wav2clip-official`) or pass --weights"
         )
 
@@ -179,6 +195,8 @@ class Wav2CLIPEncoder(Encoder):
         opts: dict[str, Any] = {"norm": self.norm, "teacher": self.teacher.spec.identity() if self.teacher else None}
         if self.weights.kind == "random":
             opts["seed"] = self.seed
+        if self.precision != "fp32":  # fp32 keeps the fingerprint it had before the option existed
+            opts["precision"] = self.precision
         return opts
 
     def weights_id(self) -> str:
@@ -192,6 +210,8 @@ class Wav2CLIPEncoder(Encoder):
             tags.append("random")
         if self.norm == "batch":
             tags.append("batch-norm")
+        if self.precision != "fp32":
+            tags.append(self.precision)
         base = self.name if self.weights.kind != "file" else f"{self.name}@{self.weights.sha256[:8]}"
         return f"{base}[{','.join(tags)}]" if tags else base
 
@@ -205,12 +225,18 @@ class Wav2CLIPEncoder(Encoder):
         return out
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+        with torch.inference_mode(), autocast(self.precision, self.device):
+            t = torch.from_numpy(x).to(self.device)
             return self.model(t).float().cpu().numpy()
 
+    def clips_per_pass(self, n_samples: int) -> int:
+        """How many clips of ``n_samples`` go through the network together."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return max(1, int(AUDIO_PER_PASS_S * self.sample_rate) // max(1, n_samples))
+
     def embed(self, waves: Sequence[np.ndarray]) -> np.ndarray:
-        """Same-length clips go through the model together, ``preferred_batch_size`` at a time.
+        """Same-length clips go through the model together, :meth:`clips_per_pass` at a time.
 
         With ``norm="batch"`` every same-length group is one call, reproducing the reference's
         dependence on batch mates (clips of other lengths could not share the reference's batch).
@@ -219,11 +245,14 @@ class Wav2CLIPEncoder(Encoder):
         by_len: dict[int, list[int]] = {}
         for i, w in enumerate(waves):
             by_len.setdefault(len(w), []).append(i)
-        for idx in by_len.values():
-            step = len(idx) if self.norm == "batch" else self.preferred_batch_size
+        for n, idx in by_len.items():
+            step = len(idx) if self.norm == "batch" else self.clips_per_pass(n)
             for s in range(0, len(idx), step):
                 chunk = idx[s : s + step]
-                out[chunk] = self._forward(np.stack([np.asarray(waves[i], dtype=np.float32) for i in chunk]))
+                batch = np.empty((len(chunk), n), dtype=np.float32)  # one copy, straight into the batch
+                for row, i in enumerate(chunk):
+                    batch[row] = waves[i]
+                out[chunk] = self._forward(batch)
         return out
 
     def embed_frames(self, waves: Sequence[np.ndarray], window_s: float = 1.0) -> FrameEmbeddings:

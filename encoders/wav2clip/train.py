@@ -42,6 +42,7 @@ from bench import distributed
 from bench.atomic import atomic_torch_save, atomic_write_bytes, atomic_write_json
 from bench.datasets import DataNotFound, resolve_dataset
 from bench.distributed import DistInfo
+from bench.precision import autocast, check_precision, slow_on_this_cpu
 from bench.progress import progress_bar
 from bench.store import EmbeddingStore
 from bench.task import Dataset, get_task
@@ -90,6 +91,10 @@ class TrainConfig:
     cache_dir: Path | None = None
     show_progress: bool = True
     fresh: bool = False
+    # fp32 | bf16 | fp16 (bench.precision autocast around the forward pass) | auto: bf16 where the CPU
+    # (or CUDA) runs it natively, else fp32; resolved by train() so records name what ran
+    precision: str = "fp32"
+    channels_last: bool = False  # convolution weights and activations channels-last (oneDNN's fast layout)
 
     def identity(self) -> dict[str, Any]:
         """Settings a resumed run must share with the run it continues."""
@@ -110,7 +115,19 @@ class TrainConfig:
             "frame_size",
             "seed",
         )
-        return {**{k: getattr(self, k) for k in keys}, "teacher": self.teacher.identity(), "trainer": TRAINER_VERSION}
+        # precision and layout only when not the defaults: fp32 runs keep the identity (and resume
+        # the states) they had before the options existed
+        extra = {
+            k: v
+            for k, v in (("precision", self.precision), ("channels_last", self.channels_last))
+            if v not in ("fp32", False)
+        }
+        return {
+            **{k: getattr(self, k) for k in keys},
+            **extra,
+            "teacher": self.teacher.identity(),
+            "trainer": TRAINER_VERSION,
+        }
 
     def to_json(self) -> dict[str, Any]:
         out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items() if k != "teacher"}
@@ -126,7 +143,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "demo": {
         "demo_teacher": True,
         "batch_size": 16,
-        "max_epochs": 15,
         "window_s": 2.5,
         "clip_s": 5.0,
         "fps": 10.0,
@@ -134,6 +150,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "plateau_patience": 2,
         "early_stop_patience": 4,
         "save_every_steps": 20,
+        # issue 16: 5 epochs in bf16 (where the CPU has it), channels-last; 15 fp32 epochs took
+        # ~20 minutes. Measured effect on the issue-3 bar: docs/wav2clip.md "The demo model"
+        "max_epochs": 5,
+        "precision": "auto",
+        "channels_last": True,
     },
 }
 
@@ -162,8 +183,9 @@ class DistillationModel(nn.Module):
     ``audio_encoder.*`` / ``audio_transform.*`` plus training-only ``image_transform.*`` /
     ``loss_fn_*``), so the export is a prefix filter."""
 
-    def __init__(self, norm: str = "clip", loss: str = "cx") -> None:
+    def __init__(self, norm: str = "clip", loss: str = "cx", precision: str = "fp32", device_type: str = "cpu") -> None:
         super().__init__()
+        self.precision, self.device_type = precision, device_type
         if loss not in ("cx", "clip"):
             raise TrainError(f"loss must be 'cx' (the paper's cross-projection loss) or 'clip', got {loss!r}")
         self.loss = loss
@@ -177,12 +199,20 @@ class DistillationModel(nn.Module):
             self.loss_fn = CLIPLoss1D()
 
     def forward(self, audio: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        a = self.audio_encoder(audio)
+        """The loss: encoder and projections under ``precision``'s autocast, the losses in fp32
+        (fp32 runs the same operations in the same order as before the option)."""
+        with autocast(self.precision, self.device_type):
+            a = self.audio_encoder(audio).float()
         if self.loss == "cx":
-            return 0.5 * (
-                self.loss_fn_a(a, self.image_transform(image)) + self.loss_fn_i(self.audio_transform(a), image)
-            )
-        return self.loss_fn(self.audio_transform(a), image)
+            with autocast(self.precision, self.device_type):
+                fi = self.image_transform(image).float()
+            loss_a = self.loss_fn_a(a, fi)
+            with autocast(self.precision, self.device_type):
+                ga = self.audio_transform(a).float()
+            return 0.5 * (loss_a + self.loss_fn_i(ga, image))
+        with autocast(self.precision, self.device_type):
+            ga = self.audio_transform(a).float()
+        return self.loss_fn(ga, image)
 
     def export(self) -> Wav2CLIPAudio:
         model = Wav2CLIPAudio(norm=self.audio_encoder.norm)
@@ -486,7 +516,10 @@ class Distillation:
             )
         self.per_rank = cfg.batch_size // info.world
         torch.manual_seed(cfg.seed)
-        self.model = DistillationModel(norm=cfg.norm, loss=cfg.loss).to(device)
+        self.model = DistillationModel(norm=cfg.norm, loss=cfg.loss, precision=cfg.precision, device_type=device)
+        self.model.to(device)
+        if cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr
@@ -720,6 +753,9 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
         if info.is_main:
             (log or (lambda m: print(m, file=sys.stderr, flush=True)))(msg)
 
+    if cfg.precision == "auto":  # resolved before the identity, so state, records and resumes name what ran
+        cfg = replace(cfg, precision="fp32" if slow_on_this_cpu("bf16", device) else "bf16")
+    check_precision(cfg.precision, "bench train wav2clip")
     if cfg.batch_size % info.world:
         raise TrainError(f"--batch-size {cfg.batch_size} must be divisible by the number of processes ({info.world})")
     cfg, dataset, out_dir, identity = open_run(cfg, info)

@@ -19,7 +19,7 @@ import numpy as np
 
 from bench.progress import progress_bar
 from bench.protocols import CellError, ProtocolContext, ProtocolOutput
-from bench.protocols.classification import MLPProbeProtocol, prediction_table, probe_split
+from bench.protocols.classification import MLPProbeProtocol, prediction_table, probe_splits
 from bench.protocols.data_fraction.subsets import SCHEME, fraction_subset
 from bench.results import FoldResult
 from bench.splits import Split, make_splits
@@ -66,15 +66,15 @@ class FractionProbeProtocol(MLPProbeProtocol):
         with progress_bar(
             f"probe {ctx.task.name} @ {self.fraction:g}%", total=len(splits), enabled=ctx.show_progress
         ) as advance:
-            for rep, split, pool in splits:
-                fold, test, scores = probe_split(ctx.task, split, ctx.view, n_classes, cfg, ctx.device)
+            results = probe_splits(ctx.task, [split for _, split, _ in splits], ctx.view, n_classes, cfg, ctx.device)
+            for (rep, split, pool), (fold, test, scores) in zip(splits, results, strict=True):
                 info = {"seed_index": rep, "n_pool": pool, "fraction_actual": fold.n_train / max(1, pool)}
                 fold = replace(fold, info={**fold.info, **info})
                 folds.append(fold)
                 ids += [c.id for c in test]
                 names += [split.name] * len(test)
                 scores_all.append(scores)
-                advance(1)
+            advance(len(splits))
         scores = np.concatenate(scores_all) if scores_all else np.zeros((0, n_classes), np.float32)
         return ProtocolOutput(
             folds=folds,
