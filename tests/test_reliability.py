@@ -386,7 +386,6 @@ def _extract_script(root: Path, cache: Path, before: str = "", preamble: str = "
         from bench.audio import ClipPolicy
         from bench.extract import extract
         from bench.store import EmbeddingStore
-from bench.sweep import sweep_fractions
         from bench.task import get_task
         ds = get_task("esc50").loader({str(root)!r})
     """)
