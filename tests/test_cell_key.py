@@ -33,11 +33,12 @@ def toy() -> Iterator[None]:
 
 
 def _opts(tmp_path: Path, **kw):  # type: ignore[no-untyped-def]
+    """Run options; ``probe_opts={}`` for a run without the MLP probe (its options would be refused)."""
     return RunOptions(
         results_dir=tmp_path / "results",
         cache_dir=tmp_path / "cache",
         show_progress=False,
-        protocol_options={"max_epochs": 20, "patience": 4, **kw.pop("popt", {})},
+        protocol_options={**kw.pop("probe_opts", {"max_epochs": 20, "patience": 4}), **kw.pop("popt", {})},
         log=lambda m: None,
         **kw,
     )
@@ -75,7 +76,7 @@ def test_changed_clotho_captions_recompute_captioning_without_re_embedding(
 ) -> None:
     root = write_clotho(tmp_path / "Clotho")
     tiny = {"cap_d_model": 16, "cap_dim_ff": 32, "cap_nhead": 2, "cap_max_epochs": 2}
-    opts = _opts(tmp_path, roots={"clotho": root}, popt=tiny)
+    opts = _opts(tmp_path, roots={"clotho": root}, popt=tiny, probe_opts={})
     first = run(["counting"], ["clotho"], opts)
     assert [o.status for o in first] == ["ok"]
     calls = counter.calls

@@ -44,11 +44,12 @@ def _fsd_tones(root: Path) -> dict[str, set[str]]:
 
 
 def _opts(tmp_path: Path, **kw):  # type: ignore[no-untyped-def]
+    """Run options; ``probe_opts={}`` for a run without the MLP probe (its options would be refused)."""
     return RunOptions(
         results_dir=tmp_path / "results",
         cache_dir=tmp_path / "cache",
         show_progress=False,
-        protocol_options={"max_epochs": 30, "patience": 6, **kw.pop("popt", {})},
+        protocol_options={**kw.pop("probe_opts", {"max_epochs": 30, "patience": 6}), **kw.pop("popt", {})},
         log=lambda m: None,
         **kw,
     )
@@ -206,7 +207,7 @@ def test_cli_prompt_options_are_per_task_and_recorded(tmp_path: Path, monkeypatc
     assert rec.protocol.params["label_rule"] == "underscores_to_spaces"
     assert rec.protocol.params["prompts"]["Tone_300"] == ["a recording of Tone 300.", "the sound of Tone 300"]
     res = runner.invoke(app, [*base, "--popt", "zs_label_rule=camel"])
-    assert res.exit_code == 1 and "unknown zero-shot label rule 'camel'" in res.output
+    assert res.exit_code == 2 and "zs_label_rule must be one of" in res.output and "'camel'" in res.output
 
 
 class WordyTextEncoder(TextEncoder):
@@ -234,6 +235,7 @@ def test_prompt_sensitivity_scores_each_template_alone_and_their_ensemble(tmp_pa
             roots={"fsd50k": tmp_path / "FSD50K"},
             protocols=["zeroshot"],
             popt={**popt, "zs_templates": zs_templates},
+            probe_opts={},
         )
         run(["wordy"], ["fsd50k"], replace(opts, results_dir=tmp_path / results))
         rec = ResultsStore(tmp_path / results).find("real", "wordy", "fsd50k", "zeroshot-v1")
