@@ -670,6 +670,43 @@ def sweep_fractions_cmd(
         fail("nothing was evaluated (see messages above)", 1)
 
 
+@report_app.command("intervals")
+def report_intervals(
+    results: Annotated[Path | None, typer.Option(help="Results folder.")] = None,
+    redo: Annotated[bool, typer.Option(help="Recompute intervals records already hold.")] = False,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
+) -> None:
+    """Add bootstrap intervals to stored records written without them, from their stored per-item scores.
+
+    The records' numbers are not recomputed; an older record stays due for recomputation by
+    the next run of its cell. Then `bench leaderboard` shows the intervals.
+    """
+    from bench.reports.intervals import add_intervals
+    from bench.results import ResultsStore
+    from bench.stats.bootstrap import BootstrapConfig
+
+    try:
+        cfg = BootstrapConfig(resamples=resamples, seed=seed, level=level)
+    except ValueError as exc:
+        fail(str(exc))
+    store = ResultsStore(results or paths.results_dir())
+    try:
+        done = add_intervals(store, cfg, redo=redo)
+    except ValueError as exc:  # an unreadable record: named with the fix
+        fail(str(exc), 1)
+    for b in done:
+        if b.status in ("added", "unavailable"):
+            typer.echo(f"{b.path}: intervals for {b.detail}")
+    counts = {s: sum(b.status == s for b in done) for s in ("added", "unavailable", "kept", "skipped")}
+    typer.echo(
+        f"{counts['added']} record(s) given intervals, {counts['unavailable']} without per-item scores to "
+        f"resample (said in the record), {counts['kept']} already had them, {counts['skipped']} without a "
+        "number (n/a or failed)"
+    )
+
+
 @report_app.command("fractions")
 def report_fractions(
     task: Annotated[str, typer.Option(help="Task name.")] = "vggsound",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,3 +98,36 @@ def test_leaderboard_marks_the_best_and_the_rows_tied_with_it(toy_results: Path)
     # identical predictions: one is the best (bold), the other not significantly different (italic)
     assert sorted(m[:2] for m in marked) == ["**", "*0"] or sorted(m[:2] for m in marked) == ["**", "*1"]
     assert not cells["muffled (kNN)"].startswith("*")  # significantly worse: no mark
+
+
+def test_report_intervals_gives_old_records_the_intervals_a_run_gives(toy_results: Path) -> None:
+    """A record stripped of its intervals (as written before they existed) gets the run's own back."""
+    from dataclasses import replace
+
+    store = ResultsStore(toy_results)
+    paths = sorted(p for p, r in store.all() if r.status == "ok")
+    assert len(paths) == 3
+    original = {p: store.read(p) for p in paths}
+    for p, rec in original.items():
+        assert rec.summary["accuracy"].ci is not None
+        bare = replace(rec, bootstrap=None, summary={m: replace(s, ci=None) for m, s in rec.summary.items()})
+        p.write_text(json.dumps(bare.to_json()))
+    no_scores = paths[0].with_suffix(".scores.npz")
+    no_scores.unlink()  # this one cannot get an interval: nothing per item is stored
+    res = CliRunner().invoke(app, ["report", "intervals", "--results", str(toy_results)])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert "2 record(s) given intervals, 1 without per-item scores to resample" in out and "0 already had" in out
+    for p in paths[1:]:
+        assert store.read(p).summary == original[p].summary  # the same intervals as the run wrote
+        assert store.read(p).bootstrap == original[p].bootstrap
+    first = store.read(paths[0])
+    assert (
+        first.summary["accuracy"].ci is None
+        and first.summary["accuracy"].mean == original[paths[0]].summary["accuracy"].mean
+    )
+    assert "no per-item predictions" in first.bootstrap["unavailable"]["accuracy"]
+    again = CliRunner().invoke(app, ["report", "intervals", "--results", str(toy_results)])
+    assert "0 record(s) given intervals, 0 without per-item scores to resample (said in the record), 3 already had" in (
+        " ".join(again.output.split())
+    )
