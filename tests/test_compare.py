@@ -126,7 +126,7 @@ def test_report_intervals_gives_old_records_the_intervals_a_run_gives(toy_result
         first.summary["accuracy"].ci is None
         and first.summary["accuracy"].mean == original[paths[0]].summary["accuracy"].mean
     )
-    assert "no per-item predictions" in first.bootstrap["unavailable"]["accuracy"]
+    assert "no per-item 'scores' stored" in first.bootstrap["unavailable"]["accuracy"]
     again = CliRunner().invoke(app, ["report", "intervals", "--results", str(toy_results)])
     assert "0 record(s) given intervals, 0 without per-item scores to resample (said in the record), 3 already had" in (
         " ".join(again.output.split())
