@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fixtures import write_esc50
+from helpers import result_file
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -72,8 +73,8 @@ def test_spreadsheet_resaved_demo_esc50_gives_the_same_dataset_and_result(
     first = runner.invoke(app, [*args, "--results", "r1"])
     second = runner.invoke(app, [*args, "--results", "r2", "--root", f"esc50={copy}"])
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
-    rec1 = json.loads((tmp_path / "r1" / "demo" / "logmel" / "esc50.probe-mlp-v1.json").read_text())
-    rec2 = json.loads(next((tmp_path / "r2").glob("*/logmel/esc50.probe-mlp-v1.json")).read_text())
+    rec1 = json.loads(result_file(tmp_path / "r1", "demo", "logmel", "esc50.probe-mlp-v1.json").read_text())
+    rec2 = json.loads(next((tmp_path / "r2").glob("*/logmel/*/esc50.probe-mlp-v1.json")).read_text())
     assert rec1["summary"] == rec2["summary"] and rec1["predictions"] == rec2["predictions"]
 
 
