@@ -67,6 +67,27 @@ def usable(clips: list[Clip], view: EmbeddingView) -> list[Clip]:
     return [c for c in clips if c.id in view]
 
 
+def check_usable(task: TaskSpec, split: Split, train: list[Clip], test: list[Clip]) -> None:
+    """A :class:`CellError` when every listed training or test clip of ``split`` was skipped."""
+    for part, listed, kept in (("test", split.test, test), ("training", split.train, train)):
+        if listed and not kept:
+            raise CellError(
+                f"{task.title}, {split_label(split.name)}: no usable clip to "
+                f"{'test' if part == 'test' else 'train'} on (all {len(listed)} {part} clips were skipped as "
+                "unreadable; see skipped_files in the record)"
+            )
+
+
+def cell_splits(ctx: ProtocolContext) -> list[Split]:
+    """The task's probe splits; too few folds or clips fail this cell only (the data's fault, not the run's)."""
+    try:
+        return make_splits(
+            ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1))
+        )
+    except ValueError as exc:
+        raise CellError(str(exc)) from exc
+
+
 def probe_splits(
     task: TaskSpec,
     splits: list[Split],
@@ -83,13 +104,7 @@ def probe_splits(
     multilabel = task.kind == "multilabel"
     parts = [(usable(s.train, view), usable(s.val, view), usable(s.test, view)) for s in splits]
     for split, (train, _val, test) in zip(splits, parts, strict=True):
-        for part, listed, kept in (("test", split.test, test), ("training", split.train, train)):
-            if listed and not kept:
-                raise CellError(
-                    f"{task.title}, {split_label(split.name)}: no usable clip to "
-                    f"{'test' if part == 'test' else 'train'} on (all {len(listed)} {part} clips were skipped as "
-                    "unreadable; see skipped_files in the record)"
-                )
+        check_usable(task, split, train, test)
     data = [
         ProbeData(
             view.matrix([c.id for c in train]),
@@ -148,12 +163,7 @@ class MLPProbeProtocol(Protocol):
     def run(self, ctx: ProtocolContext) -> ProtocolOutput:
         assert ctx.view is not None
         cfg = self.config(ctx)
-        try:
-            splits = make_splits(
-                ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1))
-            )
-        except ValueError as exc:  # too few folds or clips for this protocol: the data's fault, not the run's
-            raise CellError(str(exc)) from exc
+        splits = cell_splits(ctx)
         n_classes = len(ctx.dataset.classes)
         folds: list[FoldResult] = []
         ids: list[str] = []

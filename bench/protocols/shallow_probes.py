@@ -32,9 +32,17 @@ from bench.metrics import get_metric, score
 from bench.options import Option
 from bench.progress import progress_bar
 from bench.protocols import CellError, Protocol, ProtocolContext, ProtocolOutput
-from bench.protocols.classification import VAL_FRACTION, label_matrix, prediction_table, split_label, usable
+from bench.protocols.classification import (
+    VAL_FRACTION,
+    cell_splits,
+    check_usable,
+    label_matrix,
+    prediction_table,
+    split_label,
+    usable,
+)
 from bench.results import FoldResult
-from bench.splits import Split, make_splits
+from bench.splits import Split
 
 Scorer = Callable[[np.ndarray], np.ndarray]  # embeddings [N, D] -> class scores [N, C]
 
@@ -144,13 +152,7 @@ class ShallowProbeProtocol(Protocol):
         multilabel = ctx.task.kind == "multilabel"
         n_classes = len(ctx.dataset.classes)
         train, val, test = (usable(part, ctx.view) for part in (split.train, split.val, split.test))
-        for part, listed, kept in (("test", split.test, test), ("training", split.train, train)):
-            if listed and not kept:
-                raise CellError(
-                    f"{ctx.task.title}, {split_label(split.name)}: no usable clip to "
-                    f"{'test' if part == 'test' else 'train'} on (all {len(listed)} {part} clips were skipped as "
-                    "unreadable; see skipped_files in the record)"
-                )
+        check_usable(ctx.task, split, train, test)
         if not train:
             raise CellError(f"{ctx.task.title}, {split_label(split.name)}: no training clip")
         x_tr, x_va = ctx.view.matrix([c.id for c in train]), ctx.view.matrix([c.id for c in val])
@@ -183,12 +185,7 @@ class ShallowProbeProtocol(Protocol):
 
     def run(self, ctx: ProtocolContext) -> ProtocolOutput:
         assert ctx.view is not None
-        try:
-            splits = make_splits(
-                ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1))
-            )
-        except ValueError as exc:  # too few folds or clips for this protocol: the data's fault, not the run's
-            raise CellError(str(exc)) from exc
+        splits = cell_splits(ctx)
         n_classes = len(ctx.dataset.classes)
         folds, ids, names, all_scores = [], [], [], []
         # one BLAS thread, as the MLP probe uses one torch thread: the matrices are small, and on a
