@@ -271,7 +271,9 @@ def probe_rows(
     rows: list[tuple[str, list[Cell]]] = []
     for label in labels:
         for short, title in PROBES:
-            cells = [idx.get((data_kind, label, c.task, short)) for c in columns]
+            found = [idx.get((data_kind, label, c.task, short)) for c in columns]
+            # an end-to-end encoder's own protocol fills the "probe" cells of Table 2, not this table
+            cells = [r if r is not None and r.protocol.id.startswith("probe-") else None for r in found]
             if any(r is not None and r.status == "ok" for r in cells):
                 name = f"{label} ({title})"
                 rows.append((name, [Candidate(name, r) if r is not None else None for r in cells]))
