@@ -22,7 +22,6 @@ its own in ``pyproject.toml``), so the core never imports ``encoders/``.
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ import numpy as np
 
 from bench.frameworks import guard_import_order
 from bench.hashing import sha256_json
-from bench.options import Schema, check_options, coerce, signature_schema
+from bench.options import Schema, check_options, coerce, keyword_parameters, signature_schema
 from bench.registry import Registry, RegistryError
 
 
@@ -196,7 +195,7 @@ def get_encoder(spec: str, **options: Any) -> Encoder:
     factory = ENCODERS.get(name)
     device = given.pop("device", None)
     checked = check_encoder_options(spec, given)
-    accepted = _accepted_kwargs(factory)
+    accepted = keyword_parameters(factory)
     if device is not None and (accepted is None or "device" in accepted):
         checked["device"] = device
     return factory(**checked)
@@ -224,16 +223,6 @@ def _hear_spec(spec: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]
     if len(parts) == 3 and parts[2]:
         options["weights"] = parts[2]
     return "hear", options
-
-
-def _accepted_kwargs(factory: EncoderFactory) -> set[str] | None:
-    try:
-        sig = inspect.signature(factory)
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        return None
-    return {n for n, p in sig.parameters.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
 def availability(name: str) -> tuple[bool, str]:

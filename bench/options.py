@@ -206,6 +206,17 @@ def _unknown(key: str, name: str, schemas: Sequence[Schema], others: Sequence[Sc
     return f"{flag} {key}: unknown option.{hint} Options of {owners}: {listed}."
 
 
+def keyword_parameters(factory: Callable[..., Any]) -> dict[str, inspect.Parameter] | None:
+    """The parameters ``factory`` takes by keyword, or None when it takes ``**kwargs`` (or has no signature)."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return None
+    return {n: p for n, p in sig.parameters.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
 def signature_schema(factory: Callable[..., Any], owner: str, skip: Iterable[str] = ()) -> Schema | None:
     """The options a factory's keyword parameters declare (types from its annotations), or None.
 
@@ -213,21 +224,18 @@ def signature_schema(factory: Callable[..., Any], owner: str, skip: Iterable[str
     Parameters whose annotation is not int/float/bool/str (or one of them ``| None``, or a
     ``Literal`` of texts) are accepted unchecked.
     """
+    params = keyword_parameters(factory)
+    if params is None:
+        return None
     target = factory.__init__ if inspect.isclass(factory) else factory
-    try:
-        sig = inspect.signature(factory)
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        return None
     try:
         hints = typing.get_type_hints(target)
     except Exception:  # unresolvable annotations: names are still checked, types are not
         hints = {}
     skipped = set(skip)
     options = []
-    for name, p in sig.parameters.items():
-        if name in skipped or p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+    for name, p in params.items():
+        if name in skipped:
             continue
         kind, nullable, choices = _annotation(hints.get(name))
         default = None if p.default is p.empty else p.default
