@@ -115,47 +115,52 @@ def fit_probe(
 
 
 class _Adam:
-    """``torch.optim.Adam``'s single-tensor update on stacked ``[F, ...]`` tensors, one step count per fold."""
+    """``torch.optim.Adam``'s single-tensor update on the stacked folds' parameters, one step count per fold.
+
+    All four trained tensors of every fold live in one ``[F, P]`` buffer (``params`` are views of
+    it), so an update is a handful of element-wise passes over one tensor, not one per layer.
+    """
 
     def __init__(self, params: list[torch.Tensor], lr: float, weight_decay: float) -> None:
-        self.params = params
+        self.shapes = [tuple(p.shape[1:]) for p in params]
+        self.flat = torch.cat([p.reshape(len(p), -1) for p in params], 1)
         self.lr = lr
         self.weight_decay = weight_decay
-        self.exp_avg = [torch.zeros_like(p) for p in params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in params]
+        self.exp_avg = torch.zeros_like(self.flat)
+        self.exp_avg_sq = torch.zeros_like(self.flat)
+        self.params = self.views(self.flat)
+
+    def views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """``flat`` ``[F, P]`` (or one fold's ``[P]``) seen as the four layer tensors."""
+        lead = tuple(flat.shape[:-1])
+        sizes = [math.prod(s) for s in self.shapes]
+        return [t.view(lead + s) for t, s in zip(flat.split(sizes, -1), self.shapes, strict=True)]
 
     def keep(self, rows: torch.Tensor) -> None:
         """Drop the folds not in ``rows`` (they stopped early)."""
-        for group in (self.params, self.exp_avg, self.exp_avg_sq):
-            group[:] = [t.index_select(0, rows) for t in group]
+        self.flat, self.exp_avg, self.exp_avg_sq = (
+            t.index_select(0, rows) for t in (self.flat, self.exp_avg, self.exp_avg_sq)
+        )
+        self.params = self.views(self.flat)
 
-    def step(self, grads: list[torch.Tensor], steps: list[int], rows: list[int]) -> None:
-        """Update the folds in ``rows``; ``steps[r]`` is fold r's step count after this update."""
+    def step(self, grad: torch.Tensor, steps: list[int], rows: list[int]) -> None:
+        """Update the folds in ``rows`` with ``grad`` ``[F, P]``; ``steps[r]``: fold r's step count after it."""
         if len(rows) == len(steps) and len(set(steps)) == 1:
-            self._update(self.params, grads, self.exp_avg, self.exp_avg_sq, steps[0])
+            self._update(self.flat, grad, self.exp_avg, self.exp_avg_sq, steps[0])
             return
         for r in rows:  # folds out of step with each other: one at a time, on views
-            pick = [t[r] for t in self.params], [g[r] for g in grads], [m[r] for m in self.exp_avg]
-            self._update(*pick, [v[r] for v in self.exp_avg_sq], steps[r])
+            self._update(self.flat[r], grad[r], self.exp_avg[r], self.exp_avg_sq[r], steps[r])
 
     def _update(
-        self,
-        params: list[torch.Tensor],
-        grads: list[torch.Tensor],
-        exp_avg: list[torch.Tensor],
-        exp_avg_sq: list[torch.Tensor],
-        step: int,
+        self, param: torch.Tensor, grad: torch.Tensor, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor, step: int
     ) -> None:
         if self.weight_decay != 0:
-            grads = list(torch._foreach_add(grads, params, alpha=self.weight_decay))
-        torch._foreach_lerp_(exp_avg, grads, 1 - BETA1)
-        torch._foreach_mul_(exp_avg_sq, BETA2)
-        torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - BETA2)
+            grad = grad.add(param, alpha=self.weight_decay)
+        exp_avg.lerp_(grad, 1 - BETA1)
+        exp_avg_sq.mul_(BETA2).addcmul_(grad, grad, value=1 - BETA2)
         step_size = self.lr / (1 - BETA1**step)
-        denom = torch._foreach_sqrt(exp_avg_sq)
-        torch._foreach_div_(denom, math.sqrt(1 - BETA2**step))
-        torch._foreach_add_(denom, EPS)
-        torch._foreach_addcdiv_(params, exp_avg, denom, -step_size)
+        denom = exp_avg_sq.sqrt().div_(math.sqrt(1 - BETA2**step)).add_(EPS)
+        param.addcdiv_(exp_avg, denom, value=-step_size)
 
 
 def fit_probes(
@@ -304,7 +309,8 @@ class _StackedTrainer:
                     out[a, : len(batches[a][s])].bernoulli_(keep, generator=gen)
             return out.div_(keep).to(self.device)
 
-        grads = [torch.empty_like(p) for p in self.opt.params]
+        grad = torch.empty_like(self.opt.flat)
+        grads = self.opt.views(grad)
         with ThreadPoolExecutor(max_workers=1) as pool:
             ahead = [pool.submit(masks, s) for s in range(min(2, n_steps))]
             for s in range(n_steps):
@@ -321,7 +327,7 @@ class _StackedTrainer:
                         self._gradients(a, batches[a][s], scale[a, :k], [g[a] for g in grads])
                 for a in rows:
                     steps[active[a]] += 1
-                self.opt.step(grads, [steps[f] for f in active], rows)
+                self.opt.step(grad, [steps[f] for f in active], rows)
 
     def _gradients(self, a: int, idx: torch.Tensor, scale: torch.Tensor, out: list[torch.Tensor]) -> None:
         """Fold ``a``'s gradients for one batch, op for op what autograd computes through
@@ -345,22 +351,17 @@ class _StackedTrainer:
         torch.sum(g_z1, 0, out=out[1])
 
     def _gradients_stacked(self, idx: list[torch.Tensor], scale: torch.Tensor, out: list[torch.Tensor]) -> None:
-        """``_gradients`` for every fold at once when all have a full batch: matrix products and
-        bias sums fold by fold (same kernels and shapes as one fold alone), the element-wise and
-        row-wise steps (ReLU, dropout, log-softmax and their backward) on the stacked tensors,
-        which gives every element the value it has alone."""
+        """``_gradients`` for every fold at once when all have a full batch: batched matrix
+        products (on CPU, the same per-matrix kernel and shapes as one fold alone), the
+        element-wise and row-wise steps (ReLU, dropout, log-softmax and their backward) on the
+        stacked tensors, which gives every element the value it has alone."""
         w1, b1, w2, b2 = self.opt.params
         na, bsz = len(idx), len(idx[0])
         flat = torch.cat(idx)
         x = self.x.index_select(0, flat).view(na, bsz, -1)
-        z1 = torch.empty(na, bsz, w1.shape[1], device=self.device)
-        for a in range(na):
-            torch.addmm(b1[a], x[a], w1[a].t(), out=z1[a])
-        a1 = torch.relu(z1)
+        a1 = torch.relu(torch.baddbmm(b1.unsqueeze(1), x, w1.transpose(1, 2)))
         d1 = a1 * scale
-        z2 = torch.empty(na, bsz, w2.shape[1], device=self.device)
-        for a in range(na):
-            torch.addmm(b2[a], d1[a], w2[a].t(), out=z2[a])
+        z2 = torch.baddbmm(b2.unsqueeze(1), d1, w2.transpose(1, 2))
         y = self.y.index_select(0, flat)
         if self.multiclass:
             logp = torch.log_softmax(z2, 2)
@@ -371,15 +372,11 @@ class _StackedTrainer:
             # elements take which path depends on the tensor's length
             sig = torch.stack([torch.sigmoid(z2[a]) for a in range(na)])
             g_z2 = (sig - y.view(na, bsz, -1)) / (bsz * z2.shape[2])
-        g_d1 = torch.empty_like(d1)
-        for a in range(na):
-            torch.mm(g_z2[a].t(), d1[a], out=out[2][a])
-            torch.sum(g_z2[a], 0, out=out[3][a])
-            torch.mm(g_z2[a], w2[a], out=g_d1[a])
-        g_z1 = torch.ops.aten.threshold_backward(g_d1.mul_(scale), a1, 0)
-        for a in range(na):
-            torch.mm(g_z1[a].t(), x[a], out=out[0][a])
-            torch.sum(g_z1[a], 0, out=out[1][a])
+        out[2].copy_(torch.bmm(g_z2.transpose(1, 2), d1))
+        out[3].copy_(g_z2.sum(1))
+        g_z1 = torch.ops.aten.threshold_backward(torch.bmm(g_z2, w2).mul_(scale), a1, 0)
+        out[0].copy_(torch.bmm(g_z1.transpose(1, 2), x))
+        out[1].copy_(g_z1.sum(1))
 
     def _validate(self, a: int, f: int) -> tuple[float, float]:
         """(metric, -loss) on fold f's validation rows; with none, every epoch ties."""

@@ -8,11 +8,11 @@ epoch, a threshold or anything else.
 
 from __future__ import annotations
 
-import warnings
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
+from sklearn.model_selection import GroupShuffleSplit
 
 from bench.task import Clip, Dataset, TaskSpec
 
@@ -24,6 +24,63 @@ class Split:
     val: list[Clip]
     test: list[Clip]
     seed: int
+
+
+def _isclose(a: float, b: float) -> bool:
+    """``np.isclose(a, b)`` (rtol 1e-5, atol 1e-8) on two Python floats, without numpy's per-call cost."""
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= 1e-8 + 1e-5 * abs(b)
+
+
+def stratified_group_fold_of_groups(
+    y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """sklearn's ``StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)`` assignment.
+
+    Returns (fold of each sample, fold of each group). The same algorithm as scikit-learn 1.9
+    (groups shuffled by ``RandomState(seed)``, taken in order of decreasing spread of their class
+    counts, each put in the fold that keeps the per-class share of every fold most even, ties to
+    the fold with fewer samples), with the candidate folds scored in one array operation instead
+    of a Python loop per fold: sklearn's version spent ~1 s per validation carve at ESC-50 size,
+    more than the probe it feeds. The arithmetic per candidate is the same operations in the same
+    order, so the folds are identical (tested against sklearn on many random sets).
+    """
+    rng = np.random.RandomState(seed)
+    _, y_inv, y_cnt = np.unique(y, return_inverse=True, return_counts=True)
+    _, groups_inv, groups_cnt = np.unique(groups, return_inverse=True, return_counts=True)
+    n_groups, n_classes = len(groups_cnt), len(y_cnt)
+    if np.all(n_splits > y_cnt):  # sklearn's two refusals, same words
+        raise ValueError(f"n_splits={n_splits} cannot be greater than the number of members in each class.")
+    if n_splits > n_groups:
+        raise ValueError(
+            f"Cannot have number of splits n_splits={n_splits} greater than the number of groups: {n_groups}."
+        )
+    counts = np.zeros((n_groups, n_classes))
+    np.add.at(counts, (groups_inv.ravel(), y_inv.ravel()), 1)
+    perm = np.arange(n_groups)
+    rng.shuffle(perm)
+    counts = counts[perm]
+    inv_perm = np.empty_like(perm)
+    inv_perm[perm] = np.arange(perm.size)
+    groups_inv = inv_perm[groups_inv.ravel()]
+    order = np.argsort(-np.std(counts, axis=1), kind="stable")
+    per_fold = np.zeros((n_splits, n_classes))
+    fold_of_group = np.empty(n_groups, dtype=np.int64)
+    share = y_cnt.reshape(1, 1, -1)
+    eye = np.eye(n_splits).reshape(n_splits, n_splits, 1)
+    for g in order:
+        # candidate i: the fold counts with group g added to fold i
+        evals = np.mean(np.std((per_fold[None] + eye * counts[g]) / share, axis=1), axis=1).tolist()
+        sizes = per_fold.sum(axis=1).tolist()
+        best, min_eval, min_size = 0, math.inf, math.inf
+        for i in range(n_splits):
+            fold_eval = evals[i]
+            if fold_eval < min_eval or (_isclose(fold_eval, min_eval) and sizes[i] < min_size):
+                best, min_eval, min_size = i, fold_eval, sizes[i]
+        per_fold[best] += counts[g]
+        fold_of_group[g] = best
+    return fold_of_group[groups_inv], fold_of_group
 
 
 def carve_validation(
@@ -43,10 +100,8 @@ def carve_validation(
         # tiny training sets: fewer splits (a larger validation share) rather than failing
         largest_class = int(np.unique(y, return_counts=True)[1].max())
         n_splits = max(2, min(round(1 / fraction), len(np.unique(groups)), largest_class))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # small classes: sklearn warns, still splits
-            sgkf = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-            train_idx, val_idx = next(sgkf.split(idx, y, groups))
+        fold = stratified_group_fold_of_groups(y, groups, n_splits, seed)[0]
+        train_idx, val_idx = idx[fold != 0], idx[fold == 0]
     else:
         gss = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
         train_idx, val_idx = next(gss.split(idx, groups=groups))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,7 +226,7 @@ def _named(names: dict[int, str]) -> dict[str, str]:
 
 def generated_folds(rows: list[Row], k: int, seed: int) -> dict[str, int]:
     """File → fold 1..k: stratified by (first) label, a group never split, seeded; row order does not matter."""
-    from sklearn.model_selection import StratifiedGroupKFold
+    from bench.splits import stratified_group_fold_of_groups
 
     ordered = sorted(rows, key=lambda r: r.file)
     groups = [r.group if r.group is not None else f"__file__{r.file}" for r in ordered]
@@ -236,15 +235,10 @@ def generated_folds(rows: list[Row], k: int, seed: int) -> dict[str, int]:
             f"{len(set(groups))} group(s) cannot fill {k} folds in which a group stays on one side; use :folds=N "
             "with a smaller N, or :folds=groups"
         )
-    y = [r.labels[0] for r in ordered]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # classes smaller than k: sklearn warns, still splits
-        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-        out = {}
-        for i, (_, test) in enumerate(splitter.split(np.zeros(len(ordered)), y, groups)):
-            for j in test:
-                out[ordered[j].file] = i + 1
-    return out
+    y = np.array([r.labels[0] for r in ordered])
+    # sklearn's StratifiedGroupKFold folds, computed without its per-fold Python loop
+    fold = stratified_group_fold_of_groups(y, np.array(groups), k, seed)[0]
+    return {r.file: int(f) + 1 for r, f in zip(ordered, fold, strict=True)}
 
 
 @dataclass
