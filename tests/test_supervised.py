@@ -130,3 +130,26 @@ def test_a_killed_run_resumes_the_unfinished_fold(tmp_path: Path) -> None:
     assert resumed["resumed"] == [False, True, False]
     assert resumed["metrics"] == reference["metrics"]
     np.testing.assert_allclose(resumed_scores, reference_scores, atol=1e-5)
+
+
+def test_training_crops_are_windows_of_the_whole_clip_standardised_spectrogram() -> None:
+    """A crop keeps the whole clip's standardisation (the statistics seen at test time), not its own."""
+    import torch
+
+    from encoders.supervised.protocol import HOP, SAMPLE_RATE, crop_frames, spectrogram_crops
+    from encoders.wav2clip.model import ResNet18Audio
+
+    assert crop_frames(2.0) == 1 + 2 * SAMPLE_RATE // HOP == 91  # torch.stft(center=True) frame count
+    rng = np.random.default_rng(0)
+    waves = torch.from_numpy(rng.standard_normal((3, 4 * SAMPLE_RATE)).astype(np.float32))
+    waves[1, : 2 * SAMPLE_RATE] *= 0.01  # a quiet half: its crops standardise very differently on their own
+    spec = ResNet18Audio().log_spectrogram(waves)
+    crops = spectrogram_crops(spec, 91, torch.Generator().manual_seed(0))
+    assert crops.shape == (3, 1, 257, 91)
+    for i in range(3):
+        starts = [s for s in range(spec.shape[-1] - 90) if torch.equal(spec[i, :, :, s : s + 91], crops[i])]
+        assert starts, f"crop {i} is not a window of its clip's spectrogram"
+        alone = ResNet18Audio().log_spectrogram(waves[i : i + 1, starts[0] * HOP : starts[0] * HOP + 2 * SAMPLE_RATE])
+        assert not torch.allclose(alone[0, :, :, :91], crops[i], atol=1e-3)  # cropping the audio would differ
+    short = spec[:, :, :, :50]
+    assert torch.equal(spectrogram_crops(short, 91, torch.Generator()), short)  # shorter than the crop: whole
