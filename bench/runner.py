@@ -288,7 +288,9 @@ def run_cell(
     recompute = opts.force or opts.reembed or (existing is not None and existing.status == "failed")
     if existing is not None and not recompute and existing.cell_key == cell.key:
         current = None if audit is None else audit.to_json(protocol.trains)
-        if current is not None and existing.audit != current:  # audited since (or audited anew): keep it current
+        # audited since (or audited anew): keep it current; an n/a record has no number to flag, and
+        # rewriting it on every reuse left a fresh clone's committed records modified by `make demo`
+        if current is not None and existing.status != "n/a" and existing.audit != current:
             results.rewrite(replace(existing, audit=current))  # keeps the scores sidecar
         path = results.path_for(kind, encoder.label(), task.name, protocol.id, cell.config)
         note = " ".join(part for part in (stored(existing), flagged.strip()) if part)

@@ -78,8 +78,11 @@ def test_run_leaderboard_confusion_and_rerun_without_encoder_calls(
     assert "| Wav2CLIP ‡ | 0.8595 | 0.8101 | 0.4308 | 0.4663 | 0.6302 | 0.3955 | 0.0566 | 0.0678 |" in board
     assert "| Supervise ‡ | 0.5300 |" in board
     calls["n"] = 0
+    before = {p: p.read_bytes() for p in results.rglob("*.json")}
     res = runner.invoke(app, args)
     assert res.exit_code == 0 and calls["n"] == 0 and "cached" in res.output
+    # reusing rewrites no record (n/a ones included): `make demo` leaves a fresh clone's results as committed
+    assert {p: p.read_bytes() for p in results.rglob("*.json")} == before
     # a rerun still shows the numbers, each marked as a stored result reused
     assert f"accuracy {number} (stored result reused)" in res.output
     row = next(line for line in res.output.splitlines() if line.startswith("| logmel |"))
