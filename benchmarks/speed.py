@@ -420,6 +420,11 @@ def run_probe(task: Any, ds: Any, view: Any) -> Any:
 def row_probe(rep: Report, args: argparse.Namespace) -> None:
     print("[probe] MLP probe, ESC-50 size (2,000 clips, 5 folds, 128-d)", flush=True)
     task, ds, view = probe_fixture()
+    # imports (sklearn, scipy: ~1-2 s) happen once per process in a real run: not the probe's time
+    from bench.protocols import get_protocol
+    from encoders.logmel import LogMelEncoder  # noqa: F401
+
+    get_protocol("probe")
     secs = []
     out = None
     for _ in range(args.probe_reps):
