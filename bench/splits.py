@@ -33,12 +33,10 @@ def _isclose(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-8 + 1e-5 * abs(b)
 
 
-def stratified_group_fold_of_groups(
-    y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def stratified_group_folds(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> np.ndarray:
     """sklearn's ``StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)`` assignment.
 
-    Returns (fold of each sample, fold of each group). The same algorithm as scikit-learn 1.9
+    Returns the fold (0 … n_splits - 1) of each sample. The same algorithm as scikit-learn 1.9
     (groups shuffled by ``RandomState(seed)``, taken in order of decreasing spread of their class
     counts, each put in the fold that keeps the per-class share of every fold most even, ties to
     the fold with fewer samples), with the candidate folds scored in one array operation instead
@@ -80,7 +78,7 @@ def stratified_group_fold_of_groups(
                 best, min_eval, min_size = i, fold_eval, sizes[i]
         per_fold[best] += counts[g]
         fold_of_group[g] = best
-    return fold_of_group[groups_inv], fold_of_group
+    return fold_of_group[groups_inv]
 
 
 def carve_validation(
@@ -100,7 +98,7 @@ def carve_validation(
         # tiny training sets: fewer splits (a larger validation share) rather than failing
         largest_class = int(np.unique(y, return_counts=True)[1].max())
         n_splits = max(2, min(round(1 / fraction), len(np.unique(groups)), largest_class))
-        fold = stratified_group_fold_of_groups(y, groups, n_splits, seed)[0]
+        fold = stratified_group_folds(y, groups, n_splits, seed)
         train_idx, val_idx = idx[fold != 0], idx[fold == 0]
     else:
         gss = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)

@@ -226,7 +226,7 @@ def _named(names: dict[int, str]) -> dict[str, str]:
 
 def generated_folds(rows: list[Row], k: int, seed: int) -> dict[str, int]:
     """File → fold 1..k: stratified by (first) label, a group never split, seeded; row order does not matter."""
-    from bench.splits import stratified_group_fold_of_groups
+    from bench.splits import stratified_group_folds
 
     ordered = sorted(rows, key=lambda r: r.file)
     groups = [r.group if r.group is not None else f"__file__{r.file}" for r in ordered]
@@ -237,7 +237,7 @@ def generated_folds(rows: list[Row], k: int, seed: int) -> dict[str, int]:
         )
     y = np.array([r.labels[0] for r in ordered])
     # sklearn's StratifiedGroupKFold folds, computed without its per-fold Python loop
-    fold = stratified_group_fold_of_groups(y, np.array(groups), k, seed)[0]
+    fold = stratified_group_folds(y, np.array(groups), k, seed)
     return {r.file: int(f) + 1 for r, f in zip(ordered, fold, strict=True)}
 
 

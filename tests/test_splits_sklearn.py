@@ -1,6 +1,6 @@
 """bench's validation carve gives exactly scikit-learn's ``StratifiedGroupKFold`` folds.
 
-``bench.splits.stratified_group_fold_of_groups`` scores the candidate folds in one array
+``bench.splits.stratified_group_folds`` scores the candidate folds in one array
 operation instead of sklearn's Python loop (issue 16: sklearn's version took ~1 s per carve at
 ESC-50 size, more than the probe it feeds). The reference here is sklearn itself, on random sets
 with ties (many identical groups), one-clip groups, multi-clip groups, rare classes and several
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import StratifiedGroupKFold
 
-from bench.splits import carve_validation, stratified_group_fold_of_groups
+from bench.splits import carve_validation, stratified_group_folds
 from bench.task import Clip
 
 
@@ -52,9 +52,9 @@ def test_the_folds_are_sklearns(case: int) -> None:
         with pytest.raises(ValueError):
             sklearn_folds(y, groups, n_splits, case)
         with pytest.raises(ValueError):
-            stratified_group_fold_of_groups(y, groups, n_splits, case)
+            stratified_group_folds(y, groups, n_splits, case)
         return
-    ours = stratified_group_fold_of_groups(y, groups, n_splits, seed=case)[0]
+    ours = stratified_group_folds(y, groups, n_splits, seed=case)
     assert np.array_equal(ours, sklearn_folds(y, groups, n_splits, case))
 
 
@@ -62,7 +62,7 @@ def test_esc50_sized_carve_is_sklearns() -> None:
     """The probe benchmark's shape: 1,600 one-clip groups over 50 balanced classes, 10 folds."""
     y = np.repeat(np.arange(50), 32)
     groups = np.array([f"__clip__{i}" for i in range(len(y))])
-    ours = stratified_group_fold_of_groups(y, groups, 10, seed=3)[0]
+    ours = stratified_group_folds(y, groups, 10, seed=3)
     assert np.array_equal(ours, sklearn_folds(y, groups, 10, 3))
     clips = [Clip(id=f"c{i}", path=Path(f"c{i}.wav"), target=int(t)) for i, t in enumerate(y)]
     train, val = carve_validation(clips, 0.1, seed=3)
