@@ -37,9 +37,9 @@ from bench.precision import autocast, check_precision, slow_on_this_cpu
 from bench.prefetch import decode_all
 from bench.progress import progress_bar
 from bench.protocols import CellError, Protocol, ProtocolContext, ProtocolOutput
-from bench.protocols.classification import VAL_FRACTION, label_matrix, prediction_table, split_label
+from bench.protocols.classification import VAL_FRACTION, cell_splits, label_matrix, prediction_table, split_label
 from bench.results import FoldResult
-from bench.splits import Split, make_splits
+from bench.splits import Split
 from bench.task import Clip, TaskSpec
 from encoders.wav2clip.model import HOP, ResNet18Audio
 
@@ -339,12 +339,7 @@ class SupervisedProtocol(Protocol):
 
     def run(self, ctx: ProtocolContext) -> ProtocolOutput:
         cfg = self.config(ctx)
-        try:
-            splits = make_splits(
-                ctx.task, ctx.dataset, seed=ctx.seed, val_fraction=float(ctx.options.get("val_fraction", 0.1))
-            )
-        except ValueError as exc:  # too few folds or clips: this cell fails, the others run
-            raise CellError(str(exc)) from exc
+        splits = cell_splits(ctx)
         n_classes = len(ctx.dataset.classes)
         source = WaveSource(ctx.task)
         usable = {c.id for c in source.prepare(list(ctx.dataset.clips), ctx.show_progress)}
